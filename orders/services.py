@@ -1,0 +1,905 @@
+"""Every write to canonical orders: ingestion (single, batch, replay), updates, shipments and
+cancellations. Each public function owns one transaction and records domain events in it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from retailsync.correlation import ensure_correlation_id
+from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
+from retailsync.events import NewEvent, events_record
+from retailsync.models import Channel, ExceptionItem, InboundMessage
+from retailsync.services import exception_raise, inbound_message_finish
+
+from . import adapters
+from .adapters.base import CanonicalOrder, MalformedPayload
+from .models import (
+    DiscountAllocation,
+    Order,
+    OrderChange,
+    OrderFee,
+    OrderLine,
+    Payment,
+    Shipment,
+    ShipmentLine,
+    ShippingLine,
+    TaxLine,
+)
+from .validation import order_problems
+
+logger = logging.getLogger(__name__)
+
+CREATED, DUPLICATE, UPDATED, REJECTED = "created", "duplicate", "updated", "rejected"
+BATCH_MAX = 500
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    index: int
+    status: str
+    order_id: int | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    malformed: bool = False  # 400 rather than 422
+    note: str = ""
+
+    @property
+    def http_status(self) -> int:
+        if self.status == REJECTED:
+            return 400 if self.malformed else 422
+        return 201 if self.status == CREATED else 200
+
+
+@dataclass(slots=True)
+class _Prepared:
+    index: int
+    order: CanonicalOrder
+    content_hash: str
+
+
+def content_hash(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON with every number as Decimal or int: amounts never pass through float."""
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise Malformed(f"body is not valid JSON: {exc}") from None
+
+
+# --- ingestion ------------------------------------------------------------------------------
+
+
+def order_message_process(
+    *, message: InboundMessage, now: datetime | None = None
+) -> list[IngestOutcome]:
+    """Run one stored inbound message (a single order or a batch) through the pipeline.
+
+    The HTTP endpoints and `manage.py replay` both come here, so a replay is exactly what a
+    live delivery would have done with the same bytes.
+    """
+    now = now or timezone.now()
+    channel = message.channel
+    try:
+        data = parse_json(bytes(message.body))
+        payloads = _batch_payloads(data) if message.kind == "order_batch" else [data]
+    except Malformed as exc:
+        _reject_message(message, exc.errors, now=now)
+        raise
+    outcomes = orders_ingest(
+        channel=channel, payloads=payloads, headers=message.headers, message=message, now=now
+    )
+    statuses = {o.status for o in outcomes}
+    if statuses <= {DUPLICATE}:
+        status = InboundMessage.Status.DUPLICATE
+    elif statuses <= {REJECTED}:
+        status = InboundMessage.Status.REJECTED
+    else:
+        status = InboundMessage.Status.PROCESSED
+    inbound_message_finish(
+        message,
+        status=status,
+        result={"orders": [[o.index, o.status, o.order_id] for o in outcomes]},
+        errors=[
+            {
+                "field": f"orders[{o.index}].{e.field}".rstrip(".")
+                if message.kind == "order_batch"
+                else e.field,
+                "message": e.message,
+            }
+            for o in outcomes
+            for e in o.errors
+        ],
+        now=now,
+    )
+    return outcomes
+
+
+def _batch_payloads(data: Any) -> list[Any]:
+    if not isinstance(data, dict) or not isinstance(data.get("orders"), list):
+        raise Malformed('a batch is {"orders": [payload, ...]}', field="orders")
+    payloads = data["orders"]
+    if not payloads:
+        raise Malformed("a batch needs at least one order", field="orders")
+    if len(payloads) > BATCH_MAX:
+        raise Malformed(
+            f"at most {BATCH_MAX} orders per batch, not {len(payloads)}", field="orders"
+        )
+    return payloads
+
+
+def _reject_message(message: InboundMessage, errors: list[FieldError], *, now: datetime) -> None:
+    with transaction.atomic():
+        inbound_message_finish(
+            message,
+            status=InboundMessage.Status.REJECTED,
+            errors=[e.as_dict() for e in errors],
+            now=now,
+        )
+        exception_raise(
+            kind="message_rejected",
+            reason=f"{message.kind} message could not be read: {errors[0].message}",
+            details={"errors": [e.as_dict() for e in errors]},
+            object_type="inbound_message",
+            object_id=message.pk,
+            object_label=f"{message.channel.code} message {message.pk}",
+            channel=message.channel,
+            dedupe_key=f"message_rejected:{message.channel.code}:{message.message_id or message.pk}",
+            correlation_id=message.correlation_id,
+            now=now,
+        )
+
+
+def _adapt(
+    adapter: adapters.Adapter, index: int, payload: Any, headers: Mapping[str, str]
+) -> _Prepared | IngestOutcome:
+    try:
+        order = adapter(payload, headers)
+    except MalformedPayload as exc:
+        return IngestOutcome(index, REJECTED, errors=exc.errors, malformed=True)
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, IndexError) as exc:
+        # An adapter tripping on a shape it did not expect is still the payload's problem.
+        logger.warning("adapter could not read payload %s: %r", index, exc)
+        return IngestOutcome(
+            index,
+            REJECTED,
+            errors=[FieldError("", f"payload could not be read: {exc}")],
+            malformed=True,
+        )
+    problems = order_problems(order)
+    if problems:
+        return IngestOutcome(index, REJECTED, errors=problems)
+    return _Prepared(index, order, content_hash(payload))
+
+
+def orders_ingest(
+    *,
+    channel: Channel,
+    payloads: Sequence[Any],
+    headers: Mapping[str, str],
+    message: InboundMessage | None = None,
+    now: datetime | None = None,
+) -> list[IngestOutcome]:
+    """Adapt, validate and save channel payloads, set-based: one transaction, bulk inserts for
+    new orders, the careful one-by-one path only for updates and races."""
+    now = now or timezone.now()
+    correlation_id = message.correlation_id if message else ensure_correlation_id()
+    adapter = adapters.adapter_for(channel.source)
+    outcomes: dict[int, IngestOutcome] = {}
+    prepared: list[_Prepared] = []
+    for index, payload in enumerate(payloads):
+        result = _adapt(adapter, index, payload, headers)
+        if isinstance(result, IngestOutcome):
+            outcomes[index] = result
+        else:
+            prepared.append(result)
+
+    events: list[NewEvent] = []
+    with transaction.atomic():
+        known = set(
+            Order.objects.filter(
+                channel=channel, external_id__in={p.order.external_id for p in prepared}
+            ).values_list("external_id", flat=True)
+        )
+        fresh: list[_Prepared] = []
+        one_by_one: list[_Prepared] = []
+        for item in prepared:
+            if item.order.external_id in known:
+                one_by_one.append(item)
+            else:
+                fresh.append(item)
+                known.add(item.order.external_id)
+        try:
+            with transaction.atomic():
+                created = _orders_insert(channel, fresh, message, correlation_id, now)
+        except IntegrityError:
+            # A concurrent delivery saved one of these first: take them one at a time.
+            created, one_by_one = [], sorted(fresh + one_by_one, key=lambda p: p.index)
+        for item, (order, lines) in zip(fresh, created, strict=False):
+            outcomes[item.index] = IngestOutcome(item.index, CREATED, order.pk)
+            events += _accepted_events(order, lines, item.order)
+        for item in one_by_one:
+            outcome, more = _order_upsert(channel, item, message, correlation_id, now)
+            outcomes[item.index] = outcome
+            events += more
+        if events:
+            events_record(events, correlation_id=correlation_id)
+        accepted_keys = [
+            _rejection_key(channel, p.order.external_id)
+            for p in prepared
+            if outcomes[p.index].status != REJECTED
+        ]
+        if accepted_keys:
+            ExceptionItem.objects.filter(
+                status=ExceptionItem.Status.OPEN, dedupe_key__in=accepted_keys
+            ).update(
+                status=ExceptionItem.Status.RESOLVED,
+                resolved_at=now,
+                resolution="accepted on a later delivery or replay",
+            )
+        for index, payload in enumerate(payloads):
+            outcome = outcomes[index]
+            if outcome.status == REJECTED:
+                _exception_for_rejection(channel, payload, outcome, message, correlation_id, now)
+    return [outcomes[i] for i in range(len(payloads))]
+
+
+def _rejection_key(channel: Channel, external_id: str) -> str:
+    return f"order_rejected:{channel.code}:{external_id}"
+
+
+def _guess_external_id(payload: Any) -> str:
+    if isinstance(payload, dict):
+        for key in ("external_id", "id", "AmazonOrderId", "entity_id", "increment_id"):
+            if isinstance(payload.get(key), str | int):
+                return str(payload[key])
+        order = payload.get("Order") or payload.get("order")
+        if isinstance(order, dict):
+            return _guess_external_id(order)
+    return ""
+
+
+def _exception_for_rejection(
+    channel: Channel,
+    payload: Any,
+    outcome: IngestOutcome,
+    message: InboundMessage | None,
+    correlation_id: str,
+    now: datetime,
+) -> None:
+    external_id = _guess_external_id(payload)
+    key_part = external_id or f"message-{message.pk if message else 'none'}-{outcome.index}"
+    exception_raise(
+        kind="order_rejected",
+        reason="; ".join(
+            f"{e.field}: {e.message}" if e.field else e.message for e in outcome.errors
+        )[:2000],
+        details={
+            "errors": [e.as_dict() for e in outcome.errors],
+            "index": outcome.index,
+            "http_status": outcome.http_status,
+            "inbound_message": message.pk if message else None,
+        },
+        object_type="inbound_message" if message else "",
+        object_id=message.pk if message else "",
+        object_label=f"{channel.code} order {external_id or '(no id)'}",
+        channel=channel,
+        dedupe_key=_rejection_key(channel, key_part),
+        correlation_id=correlation_id,
+        now=now,
+    )
+
+
+def _order_row(
+    channel: Channel,
+    c: CanonicalOrder,
+    content: str,
+    message: InboundMessage | None,
+    correlation_id: str,
+    now: datetime,
+) -> Order:
+    return Order(
+        channel=channel,
+        legal_entity_id=channel.legal_entity_id,
+        external_id=c.external_id,
+        correlation_id=correlation_id,
+        created_at=now,
+        inbound_message=message,
+        cancelled_at=now if c.cancelled else None,
+        status=Order.Status.CANCELLED if c.cancelled else Order.Status.ACCEPTED,
+        content_hash=content,
+        updated_at=now,
+        **_header_values(c),
+    )
+
+
+def _header_values(c: CanonicalOrder) -> dict[str, Any]:
+    return {
+        "order_number": c.order_number[:64],
+        "currency": c.currency,
+        "channel_status": c.channel_status[:40],
+        "placed_at": c.placed_at,
+        "source_updated_at": c.source_updated_at,
+        "prices_include_tax": c.prices_include_tax,
+        "subtotal": c.subtotal,
+        "discount": c.discount,
+        "shipping": c.shipping,
+        "fees": c.fees_total,
+        "tax": c.tax,
+        "total": c.total,
+        "customer_email": c.customer_email[:200],
+        "customer_ref": c.customer_ref[:32],
+        "fulfilment_location": c.fulfilment_location[:64],
+        "metadata": c.metadata,
+    }
+
+
+def _line_values(c: CanonicalOrder, position: int) -> dict[str, Any]:
+    line = c.lines[position]
+    return {
+        "position": position,
+        "external_id": line.external_id[:64],
+        "sku": line.sku[:100],
+        "name": line.name[:300],
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "discount": line.discount,
+        "tax": line.tax,
+        "total": c.line_total(line),
+        "is_gift_card": line.is_gift_card,
+        "metadata": line.metadata,
+    }
+
+
+def _orders_insert(
+    channel: Channel,
+    items: list[_Prepared],
+    message: InboundMessage | None,
+    correlation_id: str,
+    now: datetime,
+) -> list[tuple[Order, list[OrderLine]]]:
+    if not items:
+        return []
+    orders = Order.objects.bulk_create(
+        [_order_row(channel, p.order, p.content_hash, message, correlation_id, now) for p in items]
+    )
+    lines = OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                quantity_cancelled=p.order.lines[pos].quantity if p.order.cancelled else 0,
+                **_line_values(p.order, pos),
+            )
+            for order, p in zip(orders, items, strict=True)
+            for pos in range(len(p.order.lines))
+        ]
+    )
+    by_order: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    _details_insert([(o, p.order, by_order[o.pk]) for o, p in zip(orders, items, strict=True)])
+    return [(o, by_order[o.pk]) for o in orders]
+
+
+def _details_insert(entries: Iterable[tuple[Order, CanonicalOrder, list[OrderLine]]]) -> None:
+    """Shipping, fees, tax lines, discount allocations and payments for saved orders and lines."""
+    entries = list(entries)
+    ships = ShippingLine.objects.bulk_create(
+        [
+            ShippingLine(
+                order=o,
+                title=s.title[:200],
+                code=s.code[:100],
+                amount=s.amount,
+                discount=s.discount,
+                tax=s.tax,
+            )
+            for o, c, _ in entries
+            for s in c.shipping_lines
+        ]
+    )
+    fees = OrderFee.objects.bulk_create(
+        [
+            OrderFee(order=o, kind=f.kind[:32], title=f.title[:200], amount=f.amount, tax=f.tax)
+            for o, c, _ in entries
+            for f in c.fees
+        ]
+    )
+    taxes: list[TaxLine] = []
+    discounts: list[DiscountAllocation] = []
+    ship_iter, fee_iter = iter(ships), iter(fees)
+
+    def tax_row(o: Order, t: Any, target: str, **owner: Any) -> TaxLine:
+        return TaxLine(
+            order=o,
+            target=target,
+            title=t.title[:200],
+            jurisdiction=t.jurisdiction[:200],
+            rate=t.rate,
+            amount=t.amount,
+            provider_reference=t.provider_reference[:200],
+            collected_by_channel=t.collected_by_channel,
+            **owner,
+        )
+
+    for o, c, lines in entries:
+        for line, src in zip(lines, c.lines, strict=True):
+            taxes += [tax_row(o, t, TaxLine.Target.LINE, line=line) for t in src.tax_lines]
+            discounts += [
+                DiscountAllocation(
+                    order=o, line=line, code=d.code[:200], title=d.title[:200], amount=d.amount
+                )
+                for d in src.discounts
+            ]
+        for src_ship in c.shipping_lines:
+            ship = next(ship_iter)
+            taxes += [
+                tax_row(o, t, TaxLine.Target.SHIPPING, shipping_line=ship)
+                for t in src_ship.tax_lines
+            ]
+            discounts += [
+                DiscountAllocation(
+                    order=o,
+                    shipping_line=ship,
+                    code=d.code[:200],
+                    title=d.title[:200],
+                    amount=d.amount,
+                )
+                for d in src_ship.discounts
+            ]
+        for src_fee in c.fees:
+            fee = next(fee_iter)
+            taxes += [tax_row(o, t, TaxLine.Target.FEE, fee=fee) for t in src_fee.tax_lines]
+    TaxLine.objects.bulk_create(taxes)
+    DiscountAllocation.objects.bulk_create(discounts)
+    Payment.objects.bulk_create(
+        [
+            Payment(
+                order=o,
+                gateway=p.gateway[:100],
+                kind=p.kind[:32],
+                method=p.method[:100],
+                reference=p.reference[:200],
+                currency=c.currency,
+                amount=p.amount,
+                authorized_amount=p.authorized_amount,
+                captured_amount=p.captured_amount,
+                metadata=p.metadata,
+            )
+            for o, c, _ in entries
+            for p in c.payments
+        ]
+    )
+
+
+def _line_event_data(
+    lines: Iterable[OrderLine], quantity_of: str = "quantity"
+) -> list[dict[str, Any]]:
+    return [
+        {"line_id": line.pk, "sku": line.sku, "quantity": getattr(line, quantity_of)}
+        for line in lines
+    ]
+
+
+def _accepted_events(order: Order, lines: list[OrderLine], c: CanonicalOrder) -> list[NewEvent]:
+    if c.cancelled:
+        return []
+    return [
+        NewEvent(
+            "order.accepted",
+            "order",
+            order.pk,
+            {
+                "order_id": order.pk,
+                "channel": order.channel.code,
+                "external_id": order.external_id,
+                "currency": order.currency,
+                "total": order.total,
+                "fulfilment_location": order.fulfilment_location,
+                "placed_at": order.placed_at,
+                "lines": _line_event_data(lines),
+            },
+        )
+    ]
+
+
+def _order_upsert(
+    channel: Channel,
+    item: _Prepared,
+    message: InboundMessage | None,
+    correlation_id: str,
+    now: datetime,
+) -> tuple[IngestOutcome, list[NewEvent]]:
+    """One order that exists already (or raced): a redelivery, an update, or a stale retry."""
+    c = item.order
+    order = (
+        Order.objects.select_for_update()
+        .select_related("channel")
+        .filter(channel=channel, external_id=c.external_id)
+        .first()
+    )
+    if order is None:
+        try:
+            with transaction.atomic():
+                [(created, lines)] = _orders_insert(channel, [item], message, correlation_id, now)
+            return IngestOutcome(item.index, CREATED, created.pk), _accepted_events(
+                created, lines, c
+            )
+        except IntegrityError:
+            # Saved by a concurrent delivery between our look and our insert: it exists now.
+            order = Order.objects.select_for_update().get(
+                channel=channel, external_id=c.external_id
+            )
+    if order.content_hash == item.content_hash:
+        return IngestOutcome(item.index, DUPLICATE, order.pk), []
+    if (
+        c.source_updated_at
+        and order.source_updated_at
+        and c.source_updated_at < order.source_updated_at
+    ):
+        return IngestOutcome(
+            item.index, DUPLICATE, order.pk, note="older than the version we hold; ignored"
+        ), []
+    try:
+        with transaction.atomic():
+            events = _order_apply_update(order, c, item.content_hash, message, correlation_id, now)
+    except BusinessRuleViolation as exc:
+        return IngestOutcome(item.index, REJECTED, order.pk, errors=exc.errors), []
+    return IngestOutcome(item.index, UPDATED, order.pk), events
+
+
+_DIFFED_HEADER = (
+    "order_number",
+    "currency",
+    "channel_status",
+    "placed_at",
+    "prices_include_tax",
+    "subtotal",
+    "discount",
+    "shipping",
+    "fees",
+    "tax",
+    "total",
+    "fulfilment_location",
+    "customer_email",
+)
+_DIFFED_LINE = ("sku", "quantity", "unit_price", "discount", "tax", "total")
+
+
+def _order_apply_update(
+    order: Order,
+    c: CanonicalOrder,
+    content: str,
+    message: InboundMessage | None,
+    correlation_id: str,
+    now: datetime,
+) -> list[NewEvent]:
+    new_header = _header_values(c)
+    changes: dict[str, Any] = {
+        name: [getattr(order, name), new_header[name]]
+        for name in _DIFFED_HEADER
+        if getattr(order, name) != new_header[name]
+    }
+    existing = {
+        line.external_id or str(line.position): line
+        for line in order.lines.select_for_update().order_by("pk")
+    }
+    kept: list[OrderLine] = []
+    line_changes: dict[str, Any] = {}
+    problems: list[FieldError] = []
+    for pos, src in enumerate(c.lines):
+        values = _line_values(c, pos)
+        line = existing.pop(src.external_id or str(pos), None)
+        if line is None:
+            line = OrderLine(order=order, **values)
+            line_changes[line.external_id or str(pos)] = "added"
+        else:
+            diff = {
+                k: [getattr(line, k), values[k]]
+                for k in _DIFFED_LINE
+                if getattr(line, k) != values[k]
+            }
+            if diff:
+                line_changes[line.external_id or str(pos)] = diff
+            if values["quantity"] < line.quantity_shipped + line.quantity_cancelled:
+                problems.append(
+                    FieldError(
+                        f"lines[{pos}].quantity",
+                        f"{line.quantity_shipped} shipped and {line.quantity_cancelled} cancelled "
+                        f"already; cannot become {values['quantity']}",
+                    )
+                )
+            for key, value in values.items():
+                setattr(line, key, value)
+        kept.append(line)
+    for key, gone in existing.items():
+        if gone.quantity_shipped:
+            problems.append(FieldError("lines", f"line {key} has shipped and cannot be removed"))
+        line_changes[key] = "removed"
+    if problems:
+        raise BusinessRuleViolation(problems)
+    # Details are rebuilt from the new version; the change record keeps what they were.
+    for model in (TaxLine, DiscountAllocation, Payment):
+        model.objects.filter(order=order).delete()
+    ShippingLine.objects.filter(order=order).delete()
+    OrderFee.objects.filter(order=order).delete()
+    OrderLine.objects.filter(pk__in=[g.pk for g in existing.values()]).delete()
+    for line in kept:
+        line.save()
+    _details_insert([(order, c, kept)])
+    for name, value in new_header.items():
+        setattr(order, name, value)
+    order.content_hash = content
+    order.inbound_message = message
+    order.updated_at = now
+    events = [
+        NewEvent(
+            "order.updated",
+            "order",
+            order.pk,
+            {"order_id": order.pk, "changes": {**changes, "lines": line_changes}},
+        )
+    ]
+    if c.cancelled and order.status != Order.Status.CANCELLED:
+        cancelled = _cancel_open(kept)
+        changes["cancelled"] = _line_event_data(cancelled, "quantity_cancelled")
+        order.cancelled_at = now
+        events.append(_cancelled_event(order, cancelled, "cancelled by the channel"))
+    order.status = _status_for(kept)
+    order.save()
+    if line_changes:
+        changes["lines"] = line_changes
+    OrderChange.objects.create(
+        order=order,
+        kind="update",
+        changes=changes,
+        inbound_message=message,
+        correlation_id=correlation_id,
+        at=now,
+    )
+    return events
+
+
+def _status_for(lines: Sequence[OrderLine]) -> str:
+    open_ = sum(line.quantity_open for line in lines)
+    shipped = sum(line.quantity_shipped for line in lines)
+    if open_ == 0:
+        return Order.Status.SHIPPED if shipped else Order.Status.CANCELLED
+    return Order.Status.PARTIALLY_SHIPPED if shipped else Order.Status.ACCEPTED
+
+
+# --- fulfilment -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    """A line of a shipment or cancellation request: by order line id or by SKU."""
+
+    quantity: int
+    line_id: int | None = None
+    sku: str = ""
+
+
+def _locked_order(order_id: int) -> tuple[Order, list[OrderLine]]:
+    order = Order.objects.select_for_update().select_related("channel").filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    lines = list(order.lines.select_for_update().order_by("pk"))
+    return order, lines
+
+
+def _allocate_request(
+    lines: list[OrderLine], requests: Sequence[LineRequest], verb: str
+) -> dict[int, int]:
+    """Requested quantities per order line id, checked against what is still open."""
+    by_id = {line.pk: line for line in lines}
+    wanted: dict[int, int] = {}
+    problems: list[FieldError] = []
+    for i, req in enumerate(requests):
+        path = f"lines[{i}]"
+        if req.quantity <= 0:
+            problems.append(FieldError(f"{path}.quantity", "must be positive"))
+            continue
+        if req.line_id is not None:
+            if req.line_id not in by_id:
+                problems.append(
+                    FieldError(f"{path}.line_id", f"line {req.line_id} is not on this order")
+                )
+                continue
+            candidates = [by_id[req.line_id]]
+        else:
+            candidates = [line for line in lines if line.sku == req.sku]
+            if not candidates:
+                problems.append(FieldError(f"{path}.sku", f"{req.sku!r} is not on this order"))
+                continue
+        remaining = req.quantity
+        for line in candidates:
+            take = min(remaining, line.quantity_open - wanted.get(line.pk, 0))
+            if take > 0:
+                wanted[line.pk] = wanted.get(line.pk, 0) + take
+                remaining -= take
+        if remaining:
+            left = (
+                sum(line.quantity_open for line in candidates)
+                - sum(wanted.get(line.pk, 0) for line in candidates)
+                + (req.quantity - remaining)
+            )
+            problems.append(
+                FieldError(
+                    f"{path}.quantity",
+                    f"{req.quantity} to {verb} but only {left} of "
+                    f"{req.sku or f'line {req.line_id}'} left open",
+                )
+            )
+    if problems:
+        raise BusinessRuleViolation(problems)
+    return wanted
+
+
+def shipment_create(
+    *,
+    order_id: int,
+    location: str,
+    lines: Sequence[LineRequest],
+    shipped_at: datetime | None = None,
+    tracking: str = "",
+    external_id: str = "",
+    now: datetime | None = None,
+) -> tuple[Shipment, bool]:
+    """Record goods leaving a location. Returns (shipment, created); a repeated external id
+    returns the first shipment and changes nothing."""
+    now = now or timezone.now()
+    correlation_id = ensure_correlation_id()
+    if not location.strip():
+        raise BusinessRuleViolation("is required", field="location")
+    if not lines:
+        raise BusinessRuleViolation("a shipment needs at least one line", field="lines")
+    with transaction.atomic():
+        order, order_lines = _locked_order(order_id)
+        if external_id:
+            earlier = Shipment.objects.filter(order=order, external_id=external_id).first()
+            if earlier:
+                return earlier, False
+        if order.status == Order.Status.CANCELLED:
+            raise Conflict(f"order {order.pk} is cancelled; nothing can ship")
+        wanted = _allocate_request(order_lines, lines, "ship")
+        shipment = Shipment.objects.create(
+            order=order,
+            external_id=external_id[:100],
+            location=location[:64],
+            shipped_at=shipped_at or now,
+            tracking=tracking[:200],
+            correlation_id=correlation_id,
+            created_at=now,
+        )
+        ShipmentLine.objects.bulk_create(
+            [ShipmentLine(shipment=shipment, line_id=pk, quantity=q) for pk, q in wanted.items()]
+        )
+        for line in order_lines:
+            if line.pk in wanted:
+                OrderLine.objects.filter(pk=line.pk).update(
+                    quantity_shipped=F("quantity_shipped") + wanted[line.pk]
+                )
+                line.quantity_shipped += wanted[line.pk]
+        order.status = _status_for(order_lines)
+        order.updated_at = now
+        order.save(update_fields=["status", "updated_at"])
+        shipped = [
+            {"line_id": line.pk, "sku": line.sku, "quantity": wanted[line.pk]}
+            for line in order_lines
+            if line.pk in wanted
+        ]
+        OrderChange.objects.create(
+            order=order,
+            kind="shipment",
+            correlation_id=correlation_id,
+            at=now,
+            changes={"shipment_id": shipment.pk, "location": shipment.location, "lines": shipped},
+        )
+        events_record(
+            [
+                NewEvent(
+                    "order.shipped",
+                    "order",
+                    order.pk,
+                    {
+                        "order_id": order.pk,
+                        "shipment_id": shipment.pk,
+                        "location": shipment.location,
+                        "shipped_at": shipment.shipped_at,
+                        "tracking": shipment.tracking,
+                        "lines": shipped,
+                        "status": order.status,
+                    },
+                )
+            ],
+            correlation_id=correlation_id,
+        )
+    return shipment, True
+
+
+def _cancel_open(
+    lines: Sequence[OrderLine], wanted: Mapping[int, int] | None = None
+) -> list[OrderLine]:
+    """Cancel open quantities (all of them, or `wanted` per line id); returns the lines touched,
+    each with `quantity_cancelled` set to what this call cancelled on it."""
+    touched = []
+    for line in lines:
+        take = line.quantity_open if wanted is None else wanted.get(line.pk, 0)
+        if take <= 0:
+            continue
+        line.quantity_cancelled += take
+        if line.pk:
+            OrderLine.objects.filter(pk=line.pk).update(
+                quantity_cancelled=F("quantity_cancelled") + take
+            )
+        delta = OrderLine(pk=line.pk, sku=line.sku, quantity=line.quantity)
+        delta.quantity_cancelled = take
+        touched.append(delta)
+    return touched
+
+
+def _cancelled_event(order: Order, cancelled: Sequence[OrderLine], reason: str) -> NewEvent:
+    return NewEvent(
+        "order.cancelled",
+        "order",
+        order.pk,
+        {
+            "order_id": order.pk,
+            "reason": reason,
+            "status": order.status,
+            "lines": _line_event_data(cancelled, "quantity_cancelled"),
+        },
+    )
+
+
+def order_cancel(
+    *,
+    order_id: int,
+    lines: Sequence[LineRequest] = (),
+    reason: str = "",
+    now: datetime | None = None,
+) -> tuple[Order, list[dict[str, Any]]]:
+    """Cancel what has not shipped: the whole rest of the order, or the given quantities.
+
+    Cancelling an order with nothing left open is a conflict (409); cancelling a cancelled
+    order again changes nothing.
+    """
+    now = now or timezone.now()
+    correlation_id = ensure_correlation_id()
+    with transaction.atomic():
+        order, order_lines = _locked_order(order_id)
+        if order.status == Order.Status.CANCELLED:
+            return order, []
+        if not any(line.quantity_open for line in order_lines):
+            raise Conflict(f"order {order.pk} has shipped in full; nothing is left to cancel")
+        wanted = _allocate_request(order_lines, lines, "cancel") if lines else None
+        cancelled = _cancel_open(order_lines, wanted)
+        order.status = _status_for(order_lines)
+        if order.status in (Order.Status.CANCELLED, Order.Status.SHIPPED):
+            order.cancelled_at = now
+        order.updated_at = now
+        order.save(update_fields=["status", "cancelled_at", "updated_at"])
+        data = _line_event_data(cancelled, "quantity_cancelled")
+        OrderChange.objects.create(
+            order=order,
+            kind="cancel",
+            correlation_id=correlation_id,
+            at=now,
+            changes={"reason": reason, "lines": data},
+        )
+        events_record([_cancelled_event(order, cancelled, reason)], correlation_id=correlation_id)
+    return order, data

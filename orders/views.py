@@ -1,0 +1,56 @@
+"""Back-office pages for orders: the list with filters and one order with everything about it."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from retailsync.models import InboundMessage
+from retailsync.selectors import trace_timeline
+from retailsync.views import staff_required
+
+from .api import OrderFilter, orders_with_details
+from .models import Order
+
+
+@staff_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    filtered = OrderFilter(
+        request.GET, queryset=Order.objects.select_related("channel").order_by("-placed_at", "-pk")
+    )
+    page = Paginator(filtered.qs, 50).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "orders/list.html",
+        {
+            "filter": filtered,
+            "page": page,
+            "query": params.urlencode(),
+            "statuses": Order.Status.choices,
+        },
+    )
+
+
+@staff_required
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(orders_with_details(), pk=pk)
+    messages = InboundMessage.objects.filter(
+        pk__in={
+            order.inbound_message_id,
+            *order.changes.values_list("inbound_message_id", flat=True),
+        }
+        - {None}
+    ).order_by("pk")
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            "order": order,
+            "messages": messages,
+            "changes": order.changes.order_by("at"),
+            "trace": trace_timeline(order.correlation_id),
+        },
+    )

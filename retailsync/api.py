@@ -1,0 +1,121 @@
+"""Core endpoints: the exception queue and the trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .errors import NotFound
+from .models import ExceptionItem
+from .selectors import AGING_BUCKETS, age_bucket_filter, trace_timeline
+from .services import exception_close
+
+
+class ExceptionFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ExceptionItem.Status.choices)
+    kind = django_filters.CharFilter()
+    channel = django_filters.CharFilter(field_name="channel__code")
+    age = django_filters.ChoiceFilter(
+        choices=[(name, name) for name, _, _ in AGING_BUCKETS], method="filter_age"
+    )
+
+    class Meta:
+        model = ExceptionItem
+        fields = ["status", "kind", "channel", "age"]
+
+    def filter_age(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(age_bucket_filter(value, timezone.now()))
+
+
+class ExceptionOutput(serializers.ModelSerializer):
+    age = serializers.SerializerMethodField(help_text="Seconds since it was raised.")
+    object = serializers.SerializerMethodField()
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ExceptionItem
+        fields = [
+            "id",
+            "kind",
+            "reason",
+            "details",
+            "created_at",
+            "last_seen_at",
+            "age",
+            "occurrences",
+            "status",
+            "object",
+            "channel",
+            "correlation_id",
+            "resolved_at",
+            "resolved_by",
+            "resolution",
+        ]
+
+    def get_age(self, obj: ExceptionItem) -> int:
+        return int(obj.age().total_seconds())
+
+    def get_object(self, obj: ExceptionItem) -> dict[str, str]:
+        return {"type": obj.object_type, "id": obj.object_id, "label": obj.object_label}
+
+
+class ExceptionListApi(generics.ListAPIView):
+    serializer_class = ExceptionOutput
+    filterset_class = ExceptionFilter
+    queryset = ExceptionItem.objects.select_related("channel", "resolved_by").order_by(
+        "-created_at"
+    )
+
+
+class ExceptionCloseApi(APIView):
+    """Resolve or ignore an open exception, with a note on how."""
+
+    status_to: str = ExceptionItem.Status.RESOLVED
+
+    class InputSerializer(serializers.Serializer):
+        resolution = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=ExceptionOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = ExceptionItem.objects.filter(pk=pk).first()
+        if item is None:
+            raise NotFound(f"exception {pk} does not exist")
+        item = exception_close(
+            item=item,
+            user=request.user,
+            status=self.status_to,
+            resolution=data.validated_data["resolution"],
+        )
+        return Response(ExceptionOutput(item).data)
+
+
+class TraceEntryOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    ref = serializers.CharField()
+
+
+class TraceApi(APIView):
+    @extend_schema(responses=TraceEntryOutput(many=True))
+    def get(self, request: Request, correlation_id: str) -> Response:
+        entries = trace_timeline(correlation_id)
+        if not entries:
+            raise NotFound(f"nothing is recorded under correlation id {correlation_id!r}")
+        return Response(
+            {
+                "correlation_id": correlation_id,
+                "entries": TraceEntryOutput(entries, many=True).data,
+            }
+        )

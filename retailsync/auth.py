@@ -1,0 +1,152 @@
+"""API credentials: channel tokens and Shopify HMAC on channel paths, staff tokens and sessions
+with roles everywhere else. Tokens are stored as SHA-256 digests and compared by lookup."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+from rest_framework import exceptions, permissions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from .models import ApiToken, Channel
+from .roles import ROLES, user_roles
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_issue(*, channel: Channel | None = None, user: AbstractBaseUser | None = None) -> str:
+    """A new token for a channel or a user; the clear text is returned once and not kept."""
+    token = secrets.token_urlsafe(32)
+    ApiToken.objects.create(
+        digest=token_digest(token), prefix=token[:8], channel=channel, user=user
+    )
+    return token
+
+
+def _bearer(request: HttpRequest | Request) -> str | None:
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].lower() not in (b"token", b"bearer"):
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed("Authorization header must be 'Token <token>'.")
+    try:
+        return parts[1].decode()
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed("Token is not valid text.") from None
+
+
+def _active_token(token: str) -> ApiToken | None:
+    return (
+        ApiToken.objects.select_related("channel__legal_entity", "user")
+        .filter(digest=token_digest(token), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def shopify_signature_valid(body: bytes, secret: str, signature: str) -> bool:
+    """Base64 HMAC-SHA256 of the raw body, compared in constant time (formats.md §1)."""
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, signature.strip().encode())
+
+
+def channel_authenticate(request: HttpRequest, code: str) -> Channel:
+    """The channel that owns the path `code`, if the request proves to be from it.
+
+    A Shopify channel may sign its webhook instead of sending a token. A token of another channel
+    is refused with 403; no or bad credentials with 401.
+    """
+    signature = request.headers.get("X-Shopify-Hmac-Sha256")
+    token = _bearer(request)
+    if token is None and signature is not None:
+        channel = Channel.objects.select_related("legal_entity").filter(code=code).first()
+        if (
+            channel is None
+            or channel.source != Channel.Source.SHOPIFY
+            or not channel.webhook_secret
+            or not shopify_signature_valid(request.body, channel.webhook_secret, signature)
+        ):
+            raise exceptions.AuthenticationFailed("Webhook signature does not verify.")
+        return _usable(channel)
+    if token is None:
+        raise exceptions.NotAuthenticated("Send 'Authorization: Token <channel token>'.")
+    found = _active_token(token)
+    if found is None:
+        raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+    if found.channel is None or found.channel.code != code:
+        raise exceptions.PermissionDenied("This token is not valid for this channel.")
+    return _usable(found.channel)
+
+
+def _usable(channel: Channel) -> Channel:
+    if not channel.is_active:
+        raise exceptions.PermissionDenied("This channel is disabled.")
+    return channel
+
+
+class StaffTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <staff token>` for the staff API."""
+
+    accepts_channel_tokens = False
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        token = _bearer(request)
+        if token is None:
+            return None
+        found = _active_token(token)
+        if found is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+        if found.user is None:
+            if self.accepts_channel_tokens:
+                return AnonymousUser(), found
+            raise exceptions.PermissionDenied("A channel token cannot call staff endpoints.")
+        if not found.user.is_active:
+            raise exceptions.AuthenticationFailed("This user is inactive.")
+        return found.user, found
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Token"
+
+
+class ChannelOrStaffTokenAuthentication(StaffTokenAuthentication):
+    """For endpoints a channel's own systems may call too (a WMS reporting shipments); the view
+    checks that the token's channel owns the object."""
+
+    accepts_channel_tokens = True
+
+
+def request_channel(request: Request) -> Channel | None:
+    auth = getattr(request, "auth", None)
+    return auth.channel if isinstance(auth, ApiToken) else None
+
+
+class IsStaff(permissions.BasePermission):
+    """Any person with a role (finance, operations, admin)."""
+
+    roles: frozenset[str] = frozenset(ROLES)
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+            return False
+        return bool(self.roles & user_roles(user))
+
+
+class ChannelTokenOrRole(IsStaff):
+    """A channel token (object ownership checked by the view) or a person with one of `roles`."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request_channel(request) is not None or super().has_permission(request, view)
+
+
+def role_required(*roles: str) -> type[IsStaff]:
+    """A permission class for these roles (admin is always allowed)."""
+    return type(f"Role_{'_'.join(roles)}", (IsStaff,), {"roles": frozenset({*roles, "admin"})})

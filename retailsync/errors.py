@@ -1,0 +1,105 @@
+"""One error vocabulary for the whole API (API.md): `{"errors": [{"field", "message"}]}`.
+
+Services raise `DomainError` subclasses; the one DRF exception handler renders them, DRF's own
+exceptions, and anything unexpected in that shape. Status codes: malformed input 400, a broken
+business rule 422, a transition that is not allowed 409, something missing 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class DomainError(Exception):
+    status_code = 422
+
+    def __init__(self, errors: Iterable[FieldError] | str, *, field: str = ""):
+        self.errors = [FieldError(field, errors)] if isinstance(errors, str) else list(errors)
+        super().__init__(
+            "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+        )
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [e.as_dict() for e in self.errors]
+
+
+class Malformed(DomainError):
+    status_code = 400
+
+
+class BusinessRuleViolation(DomainError):
+    status_code = 422
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+def error_body(errors: list[dict[str, str]]) -> dict[str, Any]:
+    return {"errors": errors}
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested serializer errors to a flat list with dotted field paths."""
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "" if key in {"non_field_errors", "detail"} else str(key)
+            out += _flatten(value, f"{prefix}.{name}".strip(".") if name else prefix)
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list) and not all(isinstance(v, str) for v in value):
+                out += _flatten(value, f"{prefix}[{index}]")
+            else:
+                out += _flatten(value, prefix)
+        return out
+    return [{"field": prefix, "message": str(detail)}]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.as_dicts()), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, drf.APIException):
+        headers = {}
+        if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+            headers["WWW-Authenticate"] = "Token"
+        if isinstance(exc, drf.Throttled) and exc.wait:
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(error_body(_flatten(exc.detail)), status=exc.status_code, headers=headers)
+    logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(
+        error_body([{"field": "", "message": "internal error; it has been logged"}]), status=500
+    )

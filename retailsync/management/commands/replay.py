@@ -1,0 +1,37 @@
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from retailsync.models import InboundMessage
+from retailsync.replay import messages_replay
+
+
+class Command(BaseCommand):
+    help = "Re-process stored inbound messages through the same pipeline, by id, correlation id or status."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("ids", nargs="*", type=int, help="Inbound message ids.")
+        parser.add_argument("--correlation-id", action="append", default=[])
+        parser.add_argument("--status", choices=InboundMessage.Status.values)
+        parser.add_argument("--channel", help="Only this channel's messages.")
+        parser.add_argument("--limit", type=int, default=1000)
+
+    def handle(self, *args: Any, **o: Any) -> None:
+        if not (o["ids"] or o["correlation_id"] or o["status"]):
+            raise CommandError("say which messages: ids, --correlation-id or --status")
+        qs = InboundMessage.objects.select_related("channel").order_by("pk")
+        if o["ids"]:
+            qs = qs.filter(pk__in=o["ids"])
+        if o["correlation_id"]:
+            qs = qs.filter(correlation_id__in=o["correlation_id"])
+        if o["status"]:
+            qs = qs.filter(status=o["status"])
+        if o["channel"]:
+            qs = qs.filter(channel__code=o["channel"])
+        results = messages_replay(qs[: o["limit"]])
+        for r in results:
+            self.stdout.write(
+                json.dumps({"message": r.message_id, "status": r.status, "detail": r.detail})
+            )
+        self.stderr.write(f"replayed {len(results)} message(s)")

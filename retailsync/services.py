@@ -1,0 +1,257 @@
+"""Writes of the integration core. Each function is one transaction (or none, where it must
+survive the caller's rollback: the raw message store)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .auth import token_issue
+from .correlation import ensure_correlation_id
+from .errors import BusinessRuleViolation, Conflict
+from .models import Channel, ExceptionItem, InboundMessage, LegalEntity
+from .money import is_currency
+from .roles import ROLES, roles_ensure
+
+# Headers worth keeping with a message: delivery ids, topics, signatures' presence, versions.
+KEPT_HEADERS = (
+    "Content-Type",
+    "User-Agent",
+    "X-Correlation-ID",
+    "X-Shopify-Topic",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-API-Version",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-Hmac-Sha256",
+    "X-WC-Webhook-Topic",
+    "X-WC-Webhook-Delivery-ID",
+    "X-WC-Webhook-Source",
+    "X-Square-Hmacsha256-Signature",
+    "X-Message-Id",
+    "Idempotency-Key",
+)
+# The channel's delivery/event id, in order of preference (formats.md §1, §7).
+MESSAGE_ID_HEADERS = (
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-WC-Webhook-Delivery-ID",
+    "X-Message-Id",
+    "Idempotency-Key",
+)
+
+
+def legal_entity_get_or_create(*, code: str, currency: str) -> LegalEntity:
+    entity, _ = LegalEntity.objects.get_or_create(
+        code=code, defaults={"name": code, "currency": currency}
+    )
+    return entity
+
+
+def channel_create(
+    *,
+    code: str,
+    source: str,
+    currency: str = "USD",
+    legal_entity: str = "",
+    secret: str = "",
+    name: str = "",
+) -> tuple[Channel, str]:
+    """A channel and its first API token (returned in clear, once)."""
+    errors = []
+    if source not in Channel.Source.values:
+        errors.append(("source", f"must be one of {', '.join(Channel.Source.values)}"))
+    if not is_currency(currency):
+        errors.append(("currency", f"{currency!r} is not an ISO 4217 currency"))
+    if errors:
+        from .errors import FieldError
+
+        raise BusinessRuleViolation([FieldError(f, m) for f, m in errors])
+    with transaction.atomic():
+        entity = legal_entity_get_or_create(code=legal_entity or "default", currency=currency)
+        try:
+            with transaction.atomic():
+                channel = Channel.objects.create(
+                    code=code,
+                    source=source,
+                    currency=currency,
+                    legal_entity=entity,
+                    webhook_secret=secret,
+                    name=name or code,
+                )
+        except IntegrityError:
+            raise Conflict(f"channel {code!r} exists already", field="code") from None
+        token = token_issue(channel=channel)
+    return channel, token
+
+
+def user_create(
+    *, username: str, role: str, password: str = "", email: str = ""
+) -> tuple[Any, str]:
+    """A staff user with one role, and a staff API token (returned in clear, once)."""
+    if role not in ROLES:
+        raise BusinessRuleViolation(f"must be one of {', '.join(ROLES)}", field="role")
+    user_model = get_user_model()
+    with transaction.atomic():
+        roles_ensure()
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"email": email}
+        )
+        user.is_staff = True
+        user.is_superuser = role == "admin"
+        if password:
+            user.set_password(password)
+        elif created:
+            user.set_unusable_password()
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        token = token_issue(user=user)
+    return user, token
+
+
+def inbound_message_store(
+    *,
+    channel: Channel,
+    kind: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    correlation_id: str,
+) -> InboundMessage:
+    """Keep the raw body before anything reads it. Committed on its own, so it survives whatever
+    happens next. A redelivery (same channel message id) is kept too, linked to the first."""
+    message_id = next((headers[h] for h in MESSAGE_ID_HEADERS if headers.get(h)), "")[:128]
+    first = None
+    if message_id:
+        first = (
+            InboundMessage.objects.filter(
+                channel=channel, message_id=message_id, duplicate_of__isnull=True
+            )
+            .only("pk", "status", "result")
+            .order_by("pk")
+            .first()
+        )
+    return InboundMessage.objects.create(
+        channel=channel,
+        kind=kind,
+        message_id=message_id,
+        topic=headers.get("X-Shopify-Topic") or headers.get("X-WC-Webhook-Topic") or "",
+        body=body,
+        content_type=headers.get("Content-Type", "")[:100],
+        headers={h: headers[h][:500] for h in KEPT_HEADERS if h in headers},
+        correlation_id=correlation_id,
+        duplicate_of=first,
+    )
+
+
+def inbound_message_finish(
+    message: InboundMessage,
+    *,
+    status: str,
+    result: dict[str, Any] | None = None,
+    errors: list[dict[str, str]] | None = None,
+    now: datetime | None = None,
+) -> None:
+    message.status = status
+    message.result = result or {}
+    message.error = errors or []
+    message.processed_at = now or timezone.now()
+    InboundMessage.objects.filter(pk=message.pk).update(
+        status=message.status,
+        result=message.result,
+        error=message.error,
+        processed_at=message.processed_at,
+    )
+
+
+def exception_raise(
+    *,
+    kind: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_label: str = "",
+    channel: Channel | None = None,
+    dedupe_key: str = "",
+    correlation_id: str = "",
+    now: datetime | None = None,
+) -> ExceptionItem:
+    """Queue something a person must act on. While one with the same key is open, a repeat
+    counts as another occurrence of it instead of a new row."""
+    now = now or timezone.now()
+    correlation_id = correlation_id or ensure_correlation_id()
+    with transaction.atomic():
+        if dedupe_key:
+            updated = ExceptionItem.objects.filter(
+                dedupe_key=dedupe_key, status=ExceptionItem.Status.OPEN
+            ).update(
+                occurrences=F("occurrences") + 1,
+                last_seen_at=now,
+                reason=reason,
+                details=details or {},
+                correlation_id=correlation_id,
+            )
+            if updated:
+                return ExceptionItem.objects.get(
+                    dedupe_key=dedupe_key, status=ExceptionItem.Status.OPEN
+                )
+        try:
+            with transaction.atomic():
+                return ExceptionItem.objects.create(
+                    kind=kind,
+                    reason=reason,
+                    details=details or {},
+                    object_type=object_type,
+                    object_id=str(object_id),
+                    object_label=object_label[:200],
+                    channel=channel,
+                    dedupe_key=dedupe_key,
+                    correlation_id=correlation_id,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+        except IntegrityError:
+            # Another request opened the same one a moment ago: count this as a repeat.
+            return exception_raise(
+                kind=kind,
+                reason=reason,
+                details=details,
+                object_type=object_type,
+                object_id=object_id,
+                object_label=object_label,
+                channel=channel,
+                dedupe_key=dedupe_key,
+                correlation_id=correlation_id,
+                now=now,
+            )
+
+
+def exception_close(
+    *,
+    item: ExceptionItem,
+    user: AbstractBaseUser,
+    status: str,
+    resolution: str = "",
+    now: datetime | None = None,
+) -> ExceptionItem:
+    """Resolve or ignore an open exception, saying who and how."""
+    if status not in (ExceptionItem.Status.RESOLVED, ExceptionItem.Status.IGNORED):
+        raise BusinessRuleViolation("must be resolved or ignored", field="status")
+    with transaction.atomic():
+        locked = ExceptionItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status != ExceptionItem.Status.OPEN:
+            raise Conflict(f"exception {item.pk} is {locked.status} already")
+        locked.status = status
+        locked.resolution = resolution
+        locked.resolved_by = user  # type: ignore[assignment]
+        locked.resolved_at = now or timezone.now()
+        locked.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
+    return locked

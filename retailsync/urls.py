@@ -1,0 +1,53 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from orders import api as orders_api
+from orders import views as orders_views
+
+from . import api, views
+
+api_v1 = [
+    path("channels/<slug:code>/orders", orders_api.OrderIngestApi.as_view(), name="order-ingest"),
+    path(
+        "channels/<slug:code>/orders/batch",
+        orders_api.OrderBatchIngestApi.as_view(),
+        name="order-batch-ingest",
+    ),
+    path("orders/", orders_api.OrderListApi.as_view(), name="order-list"),
+    path("orders/<int:pk>", orders_api.OrderDetailApi.as_view(), name="order-detail"),
+    path(
+        "orders/<int:pk>/shipments",
+        orders_api.OrderShipmentCreateApi.as_view(),
+        name="order-shipment-create",
+    ),
+    path("orders/<int:pk>/cancel", orders_api.OrderCancelApi.as_view(), name="order-cancel"),
+    path("exceptions/", api.ExceptionListApi.as_view(), name="exception-list"),
+    path(
+        "exceptions/<int:pk>/resolve",
+        api.ExceptionCloseApi.as_view(status_to="resolved"),
+        name="exception-resolve",
+    ),
+    path(
+        "exceptions/<int:pk>/ignore",
+        api.ExceptionCloseApi.as_view(status_to="ignored"),
+        name="exception-ignore",
+    ),
+    path("trace/<str:correlation_id>", api.TraceApi.as_view(), name="trace"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("exceptions/", views.exception_queue, name="exception-queue"),
+    path("exceptions/<int:pk>/close", views.exception_close_form, name="exception-close"),
+    path("trace/<str:correlation_id>/", views.trace_page, name="trace-page"),
+    path("orders/", orders_views.order_list, name="order-list-page"),
+    path("orders/<int:pk>/", orders_views.order_detail, name="order-detail-page"),
+]

@@ -1,0 +1,119 @@
+"""Back-office pages of the core: home, the exception queue with its aging, the trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .api import ExceptionFilter
+from .errors import DomainError
+from .models import Channel, ExceptionItem, InboundMessage
+from .roles import user_roles
+from .selectors import AGING_BUCKETS, exceptions_aging, trace_timeline
+from .services import exception_close
+
+
+def staff_required(view: Any) -> Any:
+    """Logged in and holding a role; others go to the login page."""
+
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not user_roles(request.user):
+            return render(request, "no_role.html", status=403)
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    from orders.selectors import orders_summary
+
+    open_exceptions = ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN)
+    return render(
+        request,
+        "home.html",
+        {
+            "orders": orders_summary(),
+            "open_exceptions": open_exceptions.count(),
+            "exceptions_by_kind": open_exceptions.values("kind")
+            .annotate(n=Count("pk"))
+            .order_by("-n"),
+            "messages_by_status": InboundMessage.objects.values("status")
+            .annotate(n=Count("pk"))
+            .order_by("status"),
+            "channels": Channel.objects.select_related("legal_entity").order_by("code"),
+        },
+    )
+
+
+@staff_required
+def exception_queue(request: HttpRequest) -> HttpResponse:
+    params = request.GET.copy()
+    if "status" not in params:
+        params["status"] = "open"
+    filtered = ExceptionFilter(
+        params,
+        queryset=ExceptionItem.objects.select_related("channel", "resolved_by").order_by(
+            "-created_at"
+        ),
+    )
+    now = timezone.now()
+    aging = exceptions_aging(ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN), now)
+    bucket_totals = [sum(row["buckets"][i] for row in aging) for i in range(len(AGING_BUCKETS))]
+    peak = max([*bucket_totals, 1])
+    page = Paginator(filtered.qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "exceptions.html",
+        {
+            "filter": filtered,
+            "page": page,
+            "aging": aging,
+            "buckets": [
+                {"label": name, "count": n, "width": round(100 * n / peak)}
+                for (name, _, _), n in zip(AGING_BUCKETS, bucket_totals, strict=True)
+            ],
+            "now": now,
+            "query": params.urlencode(),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def exception_close_form(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ExceptionItem, pk=pk)
+    try:
+        exception_close(
+            item=item,
+            user=request.user,
+            status=request.POST.get("status", ""),
+            resolution=request.POST.get("resolution", ""),
+        )
+        messages.success(request, f"Exception {pk} {request.POST.get('status')}.")
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    return redirect(request.POST.get("next") or "exception-queue")
+
+
+@staff_required
+def trace_page(request: HttpRequest, correlation_id: str) -> HttpResponse:
+    return render(
+        request,
+        "trace.html",
+        {
+            "correlation_id": correlation_id,
+            "entries": trace_timeline(correlation_id),
+        },
+    )
