@@ -72,6 +72,9 @@ class _ChannelEndpoint(APIView):
     permission_classes: list[Any] = []
     kind = "order"
 
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Token realm="channel"'
+
     def _receive(self, request: Request, code: str) -> tuple[Channel, InboundMessage]:
         channel = channel_authenticate(request._request, code)
         message = inbound_message_store(
@@ -391,7 +394,7 @@ class _FulfilmentEndpoint(APIView):
 
 
 class OrderShipmentCreateApi(_FulfilmentEndpoint):
-    class InputSerializer(serializers.Serializer):
+    class ShipmentInput(serializers.Serializer):
         location = serializers.CharField(max_length=64)
         lines = LineRequestInput(many=True, allow_empty=False)
         shipped_at = serializers.DateTimeField(required=False)
@@ -405,12 +408,12 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
         )
 
     @extend_schema(
-        request=InputSerializer,
+        request=ShipmentInput,
         responses={201: ShipmentOutput, 200: ShipmentOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.ShipmentInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         shipment, created = shipment_create(
@@ -425,7 +428,7 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
 
 
 class OrderCancelApi(_FulfilmentEndpoint):
-    class InputSerializer(serializers.Serializer):
+    class CancelInput(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="")
         lines = LineRequestInput(
             many=True,
@@ -434,11 +437,11 @@ class OrderCancelApi(_FulfilmentEndpoint):
         )
 
     @extend_schema(
-        request=InputSerializer, responses={200: OrderOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS}
+        request=CancelInput, responses={200: OrderOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS}
     )
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
-        data = self.InputSerializer(data=request.data or {})
+        data = self.CancelInput(data=request.data or {})
         data.is_valid(raise_exception=True)
         v = data.validated_data
         order_cancel(

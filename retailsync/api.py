@@ -80,12 +80,12 @@ class ExceptionCloseApi(APIView):
 
     status_to: str = ExceptionItem.Status.RESOLVED
 
-    class InputSerializer(serializers.Serializer):
+    class CloseInput(serializers.Serializer):
         resolution = serializers.CharField(required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses=ExceptionOutput)
+    @extend_schema(request=CloseInput, responses=ExceptionOutput)
     def post(self, request: Request, pk: int) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.CloseInput(data=request.data)
         data.is_valid(raise_exception=True)
         item = ExceptionItem.objects.filter(pk=pk).first()
         if item is None:

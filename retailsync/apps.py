@@ -7,4 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Integration core"
 
     def ready(self) -> None:
-        from . import roles  # noqa: F401  (registers the post_migrate hook that creates groups)
+        from . import (
+            roles,  # noqa: F401  (registers the post_migrate hook that creates groups)
+            schema,  # noqa: F401  (OpenAPI auth extensions)
+        )

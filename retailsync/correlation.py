@@ -44,12 +44,11 @@ class CorrelationIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(HEADER, "")
         correlation_id = given if _VALID.match(given) else new_correlation_id()
-        token = _current.set(correlation_id)
+        # Not reset afterwards: Django logs the response (django.request) after the middleware
+        # chain returns, and that line should carry the id too. The next request sets its own.
+        _current.set(correlation_id)
         request.correlation_id = correlation_id  # type: ignore[attr-defined]
-        try:
-            response = self.get_response(request)
-        finally:
-            _current.reset(token)
+        response = self.get_response(request)
         response[HEADER] = correlation_id
         return response
 
