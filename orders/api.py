@@ -183,8 +183,8 @@ class OrderBatchIngestApi(_ChannelEndpoint):
 
 
 class OrderFilter(django_filters.FilterSet):
-    channel = django_filters.CharFilter(field_name="channel__code")
-    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+    channel = django_filters.CharFilter(field_name="channel__code", label="Channel")
+    status = django_filters.ChoiceFilter(choices=Order.Status.choices, label="Status")
     placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
     placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
     placed_date = django_filters.DateFilter(field_name="placed_at", lookup_expr="date")

@@ -75,9 +75,33 @@ def content_hash(payload: Any) -> str:
 def parse_json(body: bytes) -> Any:
     """JSON with every number as Decimal or int: amounts never pass through float."""
     try:
-        return json.loads(body, parse_float=Decimal)
+        data = json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
         raise Malformed(f"body is not valid JSON: {exc}") from None
+    if b"\\u0000" in body:
+        # PostgreSQL text cannot hold NUL; say where it is rather than fail on insert.
+        path = _nul_path(data, "")
+        if path is not None:
+            raise Malformed("text must not contain NUL characters (\\u0000)", field=path)
+    return data
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if "\x00" in key:
+                return path
+            found = _nul_path(child, f"{path}.{key}".lstrip("."))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, child in enumerate(value):
+            found = _nul_path(child, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 # --- ingestion ------------------------------------------------------------------------------

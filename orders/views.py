@@ -37,7 +37,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(orders_with_details(), pk=pk)
-    messages = InboundMessage.objects.filter(
+    raw_messages = InboundMessage.objects.filter(
         pk__in={
             order.inbound_message_id,
             *order.changes.values_list("inbound_message_id", flat=True),
@@ -49,7 +49,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "orders/detail.html",
         {
             "order": order,
-            "messages": messages,
+            "raw_messages": raw_messages,
             "changes": order.changes.order_by("at"),
             "trace": trace_timeline(order.correlation_id),
         },

@@ -20,10 +20,10 @@ from .services import exception_close
 
 class ExceptionFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=ExceptionItem.Status.choices)
-    kind = django_filters.CharFilter()
-    channel = django_filters.CharFilter(field_name="channel__code")
+    kind = django_filters.CharFilter(label="Kind")
+    channel = django_filters.CharFilter(field_name="channel__code", label="Channel")
     age = django_filters.ChoiceFilter(
-        choices=[(name, name) for name, _, _ in AGING_BUCKETS], method="filter_age"
+        choices=[(name, name) for name, _, _ in AGING_BUCKETS], method="filter_age", label="Age"
     )
 
     class Meta:

@@ -15,14 +15,20 @@ pytestmark = pytest.mark.django_db
 
 
 def _raise_aged(days: float, kind: str = "order_rejected") -> ExceptionItem:
-    return exception_raise(kind=kind, reason=f"{days} days old",
-                           now=timezone.now() - timedelta(days=days))
+    return exception_raise(
+        kind=kind, reason=f"{days} days old", now=timezone.now() - timedelta(days=days)
+    )
 
 
 def test_open_exceptions_are_listed_with_their_age_and_object(staff):
-    item = exception_raise(kind="order_rejected", reason="total does not add up",
-                           object_type="inbound_message", object_id=7,
-                           object_label="web order W-7", now=timezone.now() - timedelta(hours=3))
+    item = exception_raise(
+        kind="order_rejected",
+        reason="total does not add up",
+        object_type="inbound_message",
+        object_id=7,
+        object_label="web order W-7",
+        now=timezone.now() - timedelta(hours=3),
+    )
 
     body = staff("finance").get("/api/v1/exceptions/?status=open").json()
 
@@ -55,8 +61,11 @@ def test_resolving_records_who_and_how_and_cannot_happen_twice(staff):
     item = exception_raise(kind="order_rejected", reason="missing SKU")
     finance = staff("finance", username="fiona")
 
-    first = finance.post(f"/api/v1/exceptions/{item.pk}/resolve",
-                         {"resolution": "SKU mapped, replayed"}, format="json")
+    first = finance.post(
+        f"/api/v1/exceptions/{item.pk}/resolve",
+        {"resolution": "SKU mapped, replayed"},
+        format="json",
+    )
     second = finance.post(f"/api/v1/exceptions/{item.pk}/ignore", {}, format="json")
 
     assert first.status_code == 200
@@ -73,8 +82,10 @@ def test_resolving_records_who_and_how_and_cannot_happen_twice(staff):
 
 
 def test_an_unknown_exception_is_a_404(staff):
-    assert staff("finance").post("/api/v1/exceptions/424242/resolve", {},
-                                 format="json").status_code == 404
+    assert (
+        staff("finance").post("/api/v1/exceptions/424242/resolve", {}, format="json").status_code
+        == 404
+    )
 
 
 def test_the_queue_needs_a_person_with_a_role(client, django_user_model):

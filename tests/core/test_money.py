@@ -12,10 +12,15 @@ from retailsync.money import CurrencyMismatch, Money, allocate, from_minor, pars
 def test_allocate_hands_out_the_remainder_so_parts_add_up():
     # 10.00 in thirds: 3.33 × 3 = 9.99, the leftover cent goes to the first part.
     assert allocate(Decimal("10.00"), [Decimal(1)] * 3, "USD") == [
-        Decimal("3.34"), Decimal("3.33"), Decimal("3.33")]
+        Decimal("3.34"),
+        Decimal("3.33"),
+        Decimal("3.33"),
+    ]
     # 5.00 over 49.00 and 15.00: 3.828… and 1.171… → 3.83 and 1.17.
     assert allocate(Decimal("5.00"), [Decimal("49.00"), Decimal("15.00")], "USD") == [
-        Decimal("3.83"), Decimal("1.17")]
+        Decimal("3.83"),
+        Decimal("1.17"),
+    ]
     assert allocate(Decimal("100"), [Decimal(1), Decimal(2)], "JPY") == [Decimal(33), Decimal(67)]
 
 

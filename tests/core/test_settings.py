@@ -9,12 +9,18 @@ from pathlib import Path
 
 
 def test_production_settings_pass_check_deploy_with_no_warnings():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "retailsync.settings_production",
-           "SECRET_KEY": "x" * 30 + "-production-grade-secret-key-0123456789",
-           "ALLOWED_HOSTS": "retailsync.example.com"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "retailsync.settings_production",
+        "SECRET_KEY": "x" * 30 + "-production-grade-secret-key-0123456789",
+        "ALLOWED_HOSTS": "retailsync.example.com",
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -38,8 +38,9 @@ def subscriber() -> Iterator[str]:
 def worker() -> Iterator[None]:
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=10):
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
         yield
 
 

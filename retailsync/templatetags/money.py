@@ -1,0 +1,28 @@
+"""Amounts on pages: rounded once, here, to the currency's minor unit (JPY 0, USD 2, KWD 3)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from retailsync.money import is_currency, quantize
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | None, currency: str = "USD") -> str:
+    if value is None:
+        return ""
+    rounded = quantize(Decimal(value), currency if is_currency(currency) else "USD")
+    return f"{rounded:,f}"
+
+
+@register.filter
+def unit_money(value: Decimal | None, currency: str = "USD") -> str:
+    """A unit price keeps sub-cent precision when it has it (10.00 for 3 is 3.3333 each)."""
+    if value is None:
+        return ""
+    rounded = quantize(Decimal(value), currency if is_currency(currency) else "USD")
+    return f"{rounded:,f}" if rounded == value else f"{Decimal(value).normalize():,f}"

@@ -1,0 +1,86 @@
+"""A finance user's path through the back office, in a real browser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from retailsync.models import ExceptionItem
+from retailsync.services import channel_create, user_create
+from tests.browser.conftest import log_in
+from tests.orders.payloads import canonical_order
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SHOTS = Path(os.environ.get("SCREENSHOTS", "/tmp/retailsync-shots"))
+
+
+@pytest.fixture
+def finance_user(db) -> tuple[str, str]:
+    user_create(username="fiona", role="finance", password="fiona-pass-2026")
+    return "fiona", "fiona-pass-2026"
+
+
+@pytest.fixture
+def web_channel(db):  # type: ignore[no-untyped-def]
+    from rest_framework.test import APIClient
+
+    _, token = channel_create(code="web", source="canonical")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def test_finance_logs_in_and_resolves_a_rejected_order_from_the_exception_queue(
+    page, finance_user, web_channel
+):
+    web_channel.post("/api/v1/channels/web/orders", canonical_order(total="99.00"), format="json")
+    web_channel.post(
+        "/api/v1/channels/web/orders", canonical_order(external_id="WEB-1002"), format="json"
+    )
+
+    log_in(page, *finance_user)
+    page.click("text=Exceptions")
+
+    rows = page.locator("#exceptions tbody tr")
+    assert rows.count() == 1
+    assert "add up to 70.21, but the order total is 99.00" in rows.first.inner_text()
+    assert "web order WEB-1001" in rows.first.inner_text()
+    assert page.locator("[data-bucket='0-1 d']").inner_text() == "1"
+    assert page.locator("[data-bucket='30+ d']").inner_text() == "0"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "exceptions.png"), full_page=True)
+
+    rows.first.locator("input[name=resolution]").fill("Channel resent with the right total")
+    rows.first.locator("button[value=resolved]").click()
+
+    assert page.locator(".messages").inner_text().strip().endswith("resolved.")
+    assert page.locator("#exceptions tbody").inner_text().strip() == "No exceptions match."
+    item = ExceptionItem.objects.get()
+    assert (item.status, item.resolved_by.username) == ("resolved", "fiona")
+    assert item.resolution == "Channel resent with the right total"
+
+
+def test_an_order_page_shows_lines_tax_payments_and_its_raw_message(
+    page, finance_user, web_channel
+):
+    web_channel.post("/api/v1/channels/web/orders", canonical_order(), format="json")
+
+    log_in(page, *finance_user)
+    page.click("text=Orders")
+    page.locator("#orders tbody tr").first.locator("a").click()
+
+    assert page.locator("[data-total]").inner_text() == "70.21"
+    lines = page.locator("#lines tbody tr")
+    assert lines.count() == 2
+    assert lines.first.inner_text().split("\t")[:4] == ["TSHIRT-BLK-M", "", "2", "24.50"]
+    assert "ch_3PqWeb1001" in page.content()
+    assert '"external_id":"WEB-1001"' in page.locator("pre").first.inner_text()  # as received
+    assert "order.accepted" in page.locator("table.trace").inner_text()
+    page.screenshot(path=str(SHOTS / "order.png"), full_page=True)
+
+
+def test_a_page_asks_for_login_first(page, db):
+    page.goto("/exceptions/")
+    assert "/login/" in page.url
