@@ -22,7 +22,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # `make test` promises PostgreSQL: a suite that silently ran on SQLite proves too little.
-    if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+    if (
+        os.environ.get("REQUIRE_POSTGRES")
+        and "postgresql" not in settings.DATABASES["default"]["ENGINE"]
+    ):
         pytest.exit("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL", returncode=1)
 
 
@@ -51,16 +54,21 @@ class ChannelClient:
 
     def post(self, path: str, body: Any, **headers: str) -> Any:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.client.post(path, data, content_type="application/json",
-                                HTTP_AUTHORIZATION=f"Token {self.token}",
-                                **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
+        return self.client.post(
+            path,
+            data,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {self.token}",
+            **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+        )
 
     def post_order(self, body: Any, **headers: str) -> Any:
         return self.post(f"/api/v1/channels/{self.channel.code}/orders", body, **headers)
 
     def post_batch(self, orders: list[Any], **headers: str) -> Any:
-        return self.post(f"/api/v1/channels/{self.channel.code}/orders/batch", {"orders": orders},
-                         **headers)
+        return self.post(
+            f"/api/v1/channels/{self.channel.code}/orders/batch", {"orders": orders}, **headers
+        )
 
 
 @pytest.fixture

@@ -26,12 +26,25 @@ def test_a_canonical_order_is_created_with_totals_to_the_cent(channel, staff):
 
     order = staff("finance").get(f"/api/v1/orders/{body['id']}").json()
     assert order["totals"] == {
-        "subtotal": "64.00", "discount": "5.00", "shipping": "6.00", "fees": "0.00",
-        "tax": "5.21", "total": "70.21",
+        "subtotal": "64.00",
+        "discount": "5.00",
+        "shipping": "6.00",
+        "fees": "0.00",
+        "tax": "5.21",
+        "total": "70.21",
     }
     # 2 × 24.50 − 5.00 + 3.53 = 47.53; 15.00 + 1.20 = 16.20
-    assert [(line["sku"], line["quantity"], line["unit_price"], line["discount"], line["tax"],
-             line["total"]) for line in order["lines"]] == [
+    assert [
+        (
+            line["sku"],
+            line["quantity"],
+            line["unit_price"],
+            line["discount"],
+            line["tax"],
+            line["total"],
+        )
+        for line in order["lines"]
+    ] == [
         ("TSHIRT-BLK-M", 2, "24.50", "5.00", "3.53", "47.53"),
         ("MUG-WHT", 1, "15.00", "0.00", "1.20", "16.20"),
     ]
@@ -45,7 +58,9 @@ def test_a_canonical_order_is_created_with_totals_to_the_cent(channel, staff):
     event = DomainEvent.objects.get(name="order.accepted")
     assert event.correlation_id == "corr-web-1001"
     assert [(line["sku"], line["quantity"]) for line in event.payload["lines"]] == [
-        ("TSHIRT-BLK-M", 2), ("MUG-WHT", 1)]
+        ("TSHIRT-BLK-M", 2),
+        ("MUG-WHT", 1),
+    ]
 
 
 def test_a_redelivery_returns_the_same_order_and_changes_nothing(channel):
@@ -75,8 +90,11 @@ def test_an_update_for_a_known_order_updates_it_and_records_what_changed(channel
     assert response.status_code == 200
     assert response.json() == {**response.json(), "id": created.json()["id"], "result": "updated"}
     order = Order.objects.get()
-    assert (order.subtotal, order.tax, order.total) == (Decimal("79.00"), Decimal("6.41"),
-                                                         Decimal("86.41"))
+    assert (order.subtotal, order.tax, order.total) == (
+        Decimal("79.00"),
+        Decimal("6.41"),
+        Decimal("86.41"),
+    )
     change = OrderChange.objects.get(kind="update")
     assert change.changes["total"] == ["70.2100", "86.41"]
     assert change.changes["lines"]["L2"]["quantity"] == [1, 2]
@@ -149,11 +167,13 @@ def test_totals_off_by_more_than_one_minor_unit_are_refused_but_one_cent_is_tole
     response = channel.post_order(canonical_order(external_id="WEB-1002", total="70.23"))
 
     assert response.status_code == 422
-    assert response.json()["errors"] == [{
-        "field": "total",
-        "message": "lines, discounts, shipping, fees and tax add up to 70.21, but the order "
-                   "total is 70.23",
-    }]
+    assert response.json()["errors"] == [
+        {
+            "field": "total",
+            "message": "lines, discounts, shipping, fees and tax add up to 70.21, but the order "
+            "total is 70.23",
+        }
+    ]
 
 
 def test_a_repeated_rejection_counts_on_one_open_exception_and_acceptance_resolves_it(channel):
@@ -184,7 +204,12 @@ def test_the_batch_answers_one_result_per_payload_in_order(channel):
     assert response.status_code == 200
     results = response.json()["results"]
     assert [(r["index"], r["status"]) for r in results] == [
-        (0, "created"), (1, "rejected"), (2, "duplicate"), (3, "rejected"), (4, "created")]
+        (0, "created"),
+        (1, "rejected"),
+        (2, "duplicate"),
+        (3, "rejected"),
+        (4, "created"),
+    ]
     assert results[2]["id"] == results[0]["id"]
     assert results[1]["errors"][0]["field"] == "total"
     assert results[3]["errors"] == [{"field": "", "message": "an order must be a JSON object"}]
@@ -197,7 +222,8 @@ def test_a_batch_of_more_than_500_is_refused_whole(channel):
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "orders", "message": "at most 500 orders per batch, not 501"}]
+        {"field": "orders", "message": "at most 500 orders per batch, not 501"}
+    ]
     assert Order.objects.count() == 0
     assert InboundMessage.objects.get().status == InboundMessage.Status.REJECTED
 
