@@ -21,7 +21,7 @@ class LineInline(admin.TabularInline):
         "quantity_shipped",
         "quantity_cancelled",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
 
 class TaxInline(admin.TabularInline):
@@ -29,7 +29,7 @@ class TaxInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["target", "line", "title", "jurisdiction", "rate", "amount", "collected_by_channel"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
 
 class PaymentInline(admin.TabularInline):
@@ -37,7 +37,7 @@ class PaymentInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["gateway", "kind", "reference", "amount", "currency"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
 
 @admin.register(Order)

@@ -119,6 +119,7 @@ class OrderIngestApi(_ChannelEndpoint):
             return Response(
                 error_body([e.as_dict() for e in outcome.errors]), status=outcome.http_status
             )
+        assert outcome.order_id is not None  # every outcome but a rejection names its order
         status = Order.objects.filter(pk=outcome.order_id).values_list("status", flat=True).get()
         return Response(
             {
@@ -131,11 +132,16 @@ class OrderIngestApi(_ChannelEndpoint):
         )
 
 
-class BatchResultOutput(serializers.Serializer):
-    index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "duplicate", "updated", "rejected"])
-    id = serializers.IntegerField(allow_null=True)
-    errors = serializers.ListField(child=serializers.DictField())
+# `errors` would shadow Serializer.errors on a declared class: describe it inline.
+BatchResultOutput = inline_serializer(
+    "BatchResult",
+    {
+        "index": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=["created", "duplicate", "updated", "rejected"]),
+        "id": serializers.IntegerField(allow_null=True),
+        "errors": serializers.ListField(child=serializers.DictField()),
+    },
+)
 
 
 class OrderBatchIngestApi(_ChannelEndpoint):
@@ -150,7 +156,7 @@ class OrderBatchIngestApi(_ChannelEndpoint):
             200: inline_serializer(
                 "OrderBatchResult",
                 {
-                    "results": BatchResultOutput(many=True),
+                    "results": serializers.ListField(child=BatchResultOutput),
                     "correlation_id": serializers.CharField(),
                 },
             ),
@@ -197,7 +203,9 @@ class OrderFilter(django_filters.FilterSet):
 
 
 class OrderOutput(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     lines = serializers.SerializerMethodField()
     totals = serializers.SerializerMethodField()
     tax_lines = serializers.SerializerMethodField()

@@ -37,8 +37,12 @@ class ExceptionFilter(django_filters.FilterSet):
 class ExceptionOutput(serializers.ModelSerializer):
     age = serializers.SerializerMethodField(help_text="Seconds since it was raised.")
     object = serializers.SerializerMethodField()
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    channel: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ExceptionItem

@@ -96,8 +96,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers = {}
         if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
             headers["WWW-Authenticate"] = "Token"
-        if isinstance(exc, drf.Throttled) and exc.wait:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, drf.Throttled) and wait:
+            headers["Retry-After"] = str(int(wait))
         return Response(error_body(_flatten(exc.detail)), status=exc.status_code, headers=headers)
     logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
     return Response(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -237,7 +237,7 @@ def exception_raise(
 def exception_close(
     *,
     item: ExceptionItem,
-    user: AbstractBaseUser,
+    user: Any,
     status: str,
     resolution: str = "",
     now: datetime | None = None,

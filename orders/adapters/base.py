@@ -11,6 +11,7 @@ Amounts are in the order's currency, as the channel sent them, not rounded.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -196,14 +197,16 @@ class Reader:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
 
-    def fail(self, path: str, message: str) -> None:
+    def fail(self, path: builtins.str, message: builtins.str) -> None:
         self.errors.append(FieldError(path, message))
 
     def finish(self) -> None:
         if self.errors:
             raise MalformedPayload(self.errors)
 
-    def obj(self, data: Any, key: str, path: str, *, required: bool = True) -> dict[str, Any]:
+    def obj(
+        self, data: Any, key: builtins.str, path: builtins.str, *, required: bool = True
+    ) -> dict[str, Any]:
         value = data.get(key) if isinstance(data, Mapping) else None
         if isinstance(value, dict):
             return value
@@ -211,7 +214,9 @@ class Reader:
             self.fail(path, "must be an object" if value is not None else "is required")
         return {}
 
-    def list(self, data: Any, key: str, path: str, *, required: bool = True) -> list[Any]:
+    def list(
+        self, data: Any, key: builtins.str, path: builtins.str, *, required: bool = True
+    ) -> list[Any]:
         value = data.get(key) if isinstance(data, Mapping) else None
         if isinstance(value, list):
             return value
@@ -219,7 +224,9 @@ class Reader:
             self.fail(path, "must be a list" if value is not None else "is required")
         return []
 
-    def str(self, data: Any, key: str, path: str, *, required: bool = True) -> str:
+    def str(
+        self, data: Any, key: builtins.str, path: builtins.str, *, required: bool = True
+    ) -> builtins.str:
         value = data.get(key) if isinstance(data, Mapping) else None
         if value is None:
             if required:
@@ -231,7 +238,13 @@ class Reader:
         return str(value)
 
     def amount(
-        self, data: Any, key: str, path: str, *, required: bool = True, default: Decimal = ZERO
+        self,
+        data: Any,
+        key: builtins.str,
+        path: builtins.str,
+        *,
+        required: bool = True,
+        default: Decimal = ZERO,
     ) -> Decimal:
         value = data.get(key) if isinstance(data, Mapping) else None
         if value is None:
@@ -244,7 +257,9 @@ class Reader:
             self.fail(path, str(exc))
             return default
 
-    def minor(self, money: Any, path: str, currency: str, *, required: bool = True) -> Decimal:
+    def minor(
+        self, money: Any, path: builtins.str, currency: builtins.str, *, required: bool = True
+    ) -> Decimal:
         """A `{amount: int minor units, currency}` object (Square, Stripe)."""
         if money is None:
             if required:
@@ -260,7 +275,7 @@ class Reader:
             self.fail(path, str(exc))
             return ZERO
 
-    def quantity(self, data: Any, key: str, path: str) -> int:
+    def quantity(self, data: Any, key: builtins.str, path: builtins.str) -> int:
         value = data.get(key) if isinstance(data, Mapping) else None
         if isinstance(value, bool) or value is None:
             self.fail(path, "is required" if value is None else "must be a whole number")
@@ -276,7 +291,13 @@ class Reader:
         return int(number)
 
     def datetime(
-        self, data: Any, key: str, path: str, *, required: bool = True, naive_is_utc: bool = True
+        self,
+        data: Any,
+        key: builtins.str,
+        path: builtins.str,
+        *,
+        required: bool = True,
+        naive_is_utc: bool = True,
     ) -> datetime | None:
         value = data.get(key) if isinstance(data, Mapping) else None
         if value is None:
