@@ -28,7 +28,8 @@ def order_problems(order: CanonicalOrder) -> list[FieldError]:
         add("lines", "an order needs at least one line")
     for i, line in enumerate(order.lines):
         path = f"lines[{i}]"
-        if not line.sku.strip():
+        # A gift card sold is a liability, not stock: channels send it without a SKU.
+        if not line.sku.strip() and not line.is_gift_card:
             add(f"{path}.sku", "is required")
         if line.quantity <= 0:
             add(f"{path}.quantity", f"must be positive, not {line.quantity}")

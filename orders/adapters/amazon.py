@@ -29,15 +29,34 @@ from .base import (
 )
 
 MAPPED = {
-    "AmazonOrderId", "SellerOrderId", "PurchaseDate", "LastUpdateDate", "OrderStatus",
-    "OrderTotal", "PaymentMethod", "PaymentExecutionDetail", "FulfillmentChannel",
+    "AmazonOrderId",
+    "SellerOrderId",
+    "PurchaseDate",
+    "LastUpdateDate",
+    "OrderStatus",
+    "OrderTotal",
+    "PaymentMethod",
+    "PaymentExecutionDetail",
+    "FulfillmentChannel",
 }
 # Personal data the shared list does not name (older payloads; Turkish business invoices).
 PRIVATE = {"BuyerEmail", "BuyerName", "BuyerTaxInformation"}
 ITEM_MAPPED = {
-    "SellerSKU", "QuantityOrdered", "OrderItemId", "Title", "ItemTax", "PromotionDiscount",
-    "PromotionDiscountTax", "ShippingPrice", "ShippingTax", "ShippingDiscount",
-    "ShippingDiscountTax", "CODFee", "CODFeeDiscount", "GiftWrapPrice", "GiftWrapTax",
+    "SellerSKU",
+    "QuantityOrdered",
+    "OrderItemId",
+    "Title",
+    "ItemTax",
+    "PromotionDiscount",
+    "PromotionDiscountTax",
+    "ShippingPrice",
+    "ShippingTax",
+    "ShippingDiscount",
+    "ShippingDiscountTax",
+    "CODFee",
+    "CODFeeDiscount",
+    "GiftWrapPrice",
+    "GiftWrapTax",
 }  # ItemPrice stays in line metadata: it is the exact price of the whole quantity.
 
 # Marketplace -> (currency, prices include tax). North America quotes prices before tax; the
@@ -97,8 +116,8 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     placed_at = r.datetime(order_data, "PurchaseDate", "Order.PurchaseDate")
     order = CanonicalOrder(
         external_id=order_id,
-        order_number=r.str(order_data, "SellerOrderId", "Order.SellerOrderId",
-                           required=False) or order_id,
+        order_number=r.str(order_data, "SellerOrderId", "Order.SellerOrderId", required=False)
+        or order_id,
         currency=currency,
         placed_at=placed_at,  # type: ignore[arg-type]  # None only when r.finish() raises
         source_updated_at=r.datetime(order_data, "LastUpdateDate", "Order.LastUpdateDate"),
@@ -161,13 +180,16 @@ def _currency(r: Reader, order: Mapping[str, Any], items: list[Any], marketplace
             return code.upper()
     if marketplace in MARKETPLACES:
         return MARKETPLACES[marketplace][0]
-    r.fail("Order.OrderTotal.CurrencyCode", "is required: no amount or marketplace names the "
-                                           "order's currency")
+    r.fail(
+        "Order.OrderTotal.CurrencyCode",
+        "is required: no amount or marketplace names the order's currency",
+    )
     return ""
 
 
-def _money(r: Reader, data: Any, key: str, path: str, currency: str, *,
-           required: bool = False) -> Decimal:
+def _money(
+    r: Reader, data: Any, key: str, path: str, currency: str, *, required: bool = False
+) -> Decimal:
     """Amazon's `Money{CurrencyCode, Amount}`; an absent charge is zero."""
     money = r.obj(data, key, path, required=required)
     if not money:
@@ -192,8 +214,9 @@ def _unit_price(item_price: Decimal, quantity: int) -> Decimal:
     return DIVISION.divide(item_price, Decimal(quantity))
 
 
-def _item(r: Reader, item: Any, path: str,
-          currency: str) -> tuple[Line, ShippingLine | None, list[Fee]]:
+def _item(
+    r: Reader, item: Any, path: str, currency: str
+) -> tuple[Line, ShippingLine | None, list[Fee]]:
     def money(key: str, data: Any = item, where: str = path) -> Decimal:
         return _money(r, data, key, f"{where}.{key}", currency)
 
@@ -213,8 +236,11 @@ def _item(r: Reader, item: Any, path: str,
         unit_price=_unit_price(money("ItemPrice"), quantity),
         external_id=r.str(item, "OrderItemId", f"{path}.OrderItemId"),
         name=r.str(item, "Title", f"{path}.Title", required=False),
-        discounts=[DiscountAllocation(amount=discount, code=",".join(promotion_ids),
-                                      title="Promotion")] if discount else [],
+        discounts=[
+            DiscountAllocation(amount=discount, code=",".join(promotion_ids), title="Promotion")
+        ]
+        if discount
+        else [],
         tax_lines=_tax(item_tax - discount_tax, "Tax", by_channel),
         metadata=leftovers(item, ITEM_MAPPED) if isinstance(item, Mapping) else {},
     )
@@ -227,7 +253,8 @@ def _item(r: Reader, item: Any, path: str,
             amount=ship,
             title="Shipping",
             discounts=[DiscountAllocation(amount=ship_discount, title="Shipping discount")]
-            if ship_discount else [],
+            if ship_discount
+            else [],
             tax_lines=_tax(ship_tax - ship_discount_tax, "Shipping tax", by_channel),
         )
 
@@ -244,8 +271,14 @@ def _item(r: Reader, item: Any, path: str,
     wrap = money("GiftWrapPrice", wrap_source, wrap_path)
     wrap_tax = money("GiftWrapTax", wrap_source, wrap_path)
     if wrap or wrap_tax:
-        fees.append(Fee(kind="gift_wrap", amount=wrap, title="Gift wrap",
-                        tax_lines=_tax(wrap_tax, "Gift wrap tax", by_channel)))
+        fees.append(
+            Fee(
+                kind="gift_wrap",
+                amount=wrap,
+                title="Gift wrap",
+                tax_lines=_tax(wrap_tax, "Gift wrap tax", by_channel),
+            )
+        )
     return line, shipping, fees
 
 
@@ -268,16 +301,19 @@ def _prices_include_tax(order: CanonicalOrder, marketplace: str) -> bool:
     return MARKETPLACES.get(marketplace, ("", False))[1]
 
 
-def _payments(r: Reader, data: Mapping[str, Any], order: CanonicalOrder,
-              currency: str) -> list[Payment]:
+def _payments(
+    r: Reader, data: Mapping[str, Any], order: CanonicalOrder, currency: str
+) -> list[Payment]:
     """Amazon collects and pays out itself: one payment for the order, unless a COD order lists
     its sub-payments (cash, gift card, points) in PaymentExecutionDetail."""
     method = r.str(data, "PaymentMethod", "Order.PaymentMethod", required=False)
-    details = r.list(data, "PaymentExecutionDetail", "Order.PaymentExecutionDetail",
-                     required=False)
+    details = r.list(data, "PaymentExecutionDetail", "Order.PaymentExecutionDetail", required=False)
     if not details:
-        return [Payment(gateway="amazon", reference=order.external_id, amount=order.total,
-                        method=method)]
+        return [
+            Payment(
+                gateway="amazon", reference=order.external_id, amount=order.total, method=method
+            )
+        ]
     payments = []
     for i, detail in enumerate(details):
         path = f"Order.PaymentExecutionDetail[{i}]"

@@ -364,9 +364,24 @@ PERSONAL_FIELDS = frozenset(
 )
 
 
-def leftovers(data: Mapping[str, Any], mapped: set[str]) -> dict[str, Any]:
-    """What the canonical model has no field for, minus personal data: channel metadata."""
-    return {k: v for k, v in data.items() if k not in mapped and k not in PERSONAL_FIELDS}
+def leftovers(
+    data: Mapping[str, Any], mapped: set[str], personal: frozenset[str] = PERSONAL_FIELDS
+) -> dict[str, Any]:
+    """What the canonical model has no field for, minus personal data at any depth: channel
+    metadata."""
+    return {
+        k: without_personal(v, personal)
+        for k, v in data.items()
+        if k not in mapped and k not in personal
+    }
+
+
+def without_personal(value: Any, personal: frozenset[str] = PERSONAL_FIELDS) -> Any:
+    if isinstance(value, Mapping):
+        return {k: without_personal(v, personal) for k, v in value.items() if k not in personal}
+    if isinstance(value, list):
+        return [without_personal(v, personal) for v in value]
+    return value
 
 
 __all__ = ["FieldError"]  # adapters report problems in the core's error vocabulary

@@ -28,17 +28,36 @@ from .base import (
 )
 
 MAPPED = {
-    "id", "name", "currency", "created_at", "updated_at", "taxes_included", "total_price",
-    "financial_status", "line_items", "shipping_lines", "tax_lines", "transactions",
-    "payment_gateway_names", "total_tip_received",
+    "id",
+    "name",
+    "currency",
+    "created_at",
+    "updated_at",
+    "taxes_included",
+    "total_price",
+    "financial_status",
+    "line_items",
+    "shipping_lines",
+    "tax_lines",
+    "transactions",
+    "payment_gateway_names",
+    "total_tip_received",
 }
 # Personal data the shared list does not name: free text from the buyer, a second phone.
 PRIVATE = {"contact_email", "note", "note_attributes", "sms_marketing_phone"}
 # Line-item fields worth keeping beside the canonical line; the rest (properties, locations)
 # may carry personal text or addresses.
 LINE_KEPT = (
-    "variant_id", "product_id", "title", "variant_title", "vendor", "taxable",
-    "requires_shipping", "fulfillment_status", "current_quantity", "price_set",
+    "variant_id",
+    "product_id",
+    "title",
+    "variant_title",
+    "vendor",
+    "taxable",
+    "requires_shipping",
+    "fulfillment_status",
+    "current_quantity",
+    "price_set",
 )
 HEADERS = {
     "x-shopify-topic": "topic",
@@ -60,8 +79,7 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         r.fail("", "an order must be a JSON object")
         r.finish()
     currency = r.str(payload, "currency", "currency").upper()
-    applications = r.list(payload, "discount_applications", "discount_applications",
-                          required=False)
+    applications = r.list(payload, "discount_applications", "discount_applications", required=False)
     lines = [
         _line(r, item, f"line_items[{i}].", applications)
         for i, item in enumerate(r.list(payload, "line_items", "line_items"))
@@ -85,8 +103,8 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     total = r.amount(payload, "total_price", "total_price")
     tip = r.amount(payload, "total_tip_received", "total_tip_received", required=False)
     names = [
-        n for n in r.list(payload, "payment_gateway_names", "payment_gateway_names",
-                          required=False)
+        n
+        for n in r.list(payload, "payment_gateway_names", "payment_gateway_names", required=False)
         if isinstance(n, str)
     ]
     if GIFT_CARD in names:
@@ -161,17 +179,18 @@ def _line_metadata(item: Any) -> dict[str, Any]:
     return kept
 
 
-def _discounts(r: Reader, data: Any, prefix: str,
-               applications: list[Any]) -> list[DiscountAllocation]:
+def _discounts(
+    r: Reader, data: Any, prefix: str, applications: list[Any]
+) -> list[DiscountAllocation]:
     out = []
-    allocations = r.list(data, "discount_allocations", f"{prefix}discount_allocations",
-                         required=False)
+    allocations = r.list(
+        data, "discount_allocations", f"{prefix}discount_allocations", required=False
+    )
     for i, allocation in enumerate(allocations):
         application = _application(allocation, applications)
         out.append(
             DiscountAllocation(
-                amount=r.amount(allocation, "amount",
-                                f"{prefix}discount_allocations[{i}].amount"),
+                amount=r.amount(allocation, "amount", f"{prefix}discount_allocations[{i}].amount"),
                 code=_text(application.get("code")),
                 title=_text(application.get("title")),
             )
@@ -181,8 +200,9 @@ def _discounts(r: Reader, data: Any, prefix: str,
 
 def _application(allocation: Any, applications: list[Any]) -> Mapping[str, Any]:
     """The discount an allocation points at; a dangling index still leaves a usable amount."""
-    index = allocation.get("discount_application_index") if isinstance(
-        allocation, Mapping) else None
+    index = (
+        allocation.get("discount_application_index") if isinstance(allocation, Mapping) else None
+    )
     if isinstance(index, bool) or not isinstance(index, int):
         return {}
     found = applications[index] if 0 <= index < len(applications) else None
@@ -219,7 +239,8 @@ def _allocate_order_tax(r: Reader, payload: Any, lines: list[Line], currency: st
     if not taxes or not lines:
         return False
     weights = [
-        ZERO if line.is_gift_card or line.metadata.get("taxable") is False
+        ZERO
+        if line.is_gift_card or line.metadata.get("taxable") is False
         else line.gross - line.discount
         for line in lines
     ]
@@ -227,8 +248,12 @@ def _allocate_order_tax(r: Reader, payload: Any, lines: list[Line], currency: st
         for line, part in zip(lines, allocate(tax.amount, weights, _cents(currency)), strict=True):
             if part:
                 line.tax_lines.append(
-                    TaxLine(amount=part, title=tax.title, rate=tax.rate,
-                            collected_by_channel=tax.collected_by_channel)
+                    TaxLine(
+                        amount=part,
+                        title=tax.title,
+                        rate=tax.rate,
+                        collected_by_channel=tax.collected_by_channel,
+                    )
                 )
     return True
 
@@ -244,8 +269,9 @@ def _single_payment(names: list[str], legacy_gateway: Any, total: Decimal) -> li
     gateway = gateway or _text(legacy_gateway)
     if not gateway:
         return []
-    return [Payment(gateway=gateway, amount=total,
-                    kind="gift_card" if gateway == GIFT_CARD else "sale")]
+    return [
+        Payment(gateway=gateway, amount=total, kind="gift_card" if gateway == GIFT_CARD else "sale")
+    ]
 
 
 def _transactions(r: Reader, payload: Mapping[str, Any], currency: str) -> list[Payment]:
@@ -281,14 +307,20 @@ def _transactions(r: Reader, payload: Mapping[str, Any], currency: str) -> list[
             amount=amount,
             reference=_text(t.get("authorization")) or transaction_id,
             kind="gift_card" if gateway == GIFT_CARD else kind,
-            method=GIFT_CARD if gateway == GIFT_CARD else _text(
-                details.get("credit_card_company") if isinstance(details, Mapping) else None),
+            method=GIFT_CARD
+            if gateway == GIFT_CARD
+            else _text(
+                details.get("credit_card_company") if isinstance(details, Mapping) else None
+            ),
             authorized_amount=amount if kind == "authorization" else None,
             captured_amount=None if kind == "authorization" else amount,
             metadata={
                 "transaction_id": transaction_id,
-                **{k: _text(t[k]) for k in ("status", "currency", "processed_at", "parent_id")
-                   if t.get(k) is not None},
+                **{
+                    k: _text(t[k])
+                    for k in ("status", "currency", "processed_at", "parent_id")
+                    if t.get(k) is not None
+                },
             },
         )
     kept = [p for ref, p in payments.items() if ref not in voided]
@@ -296,8 +328,9 @@ def _transactions(r: Reader, payload: Mapping[str, Any], currency: str) -> list[
     return kept
 
 
-def _to_shop_money(r: Reader, payload: Mapping[str, Any], payments: list[Payment],
-                   currency: str) -> None:
+def _to_shop_money(
+    r: Reader, payload: Mapping[str, Any], payments: list[Payment], currency: str
+) -> None:
     """Transactions are in the presentment currency unless fetched with `in_shop_currency`.
 
     Convert them at the order's own rate (shop total / presentment total), splitting the
@@ -311,14 +344,21 @@ def _to_shop_money(r: Reader, payload: Mapping[str, Any], payments: list[Payment
     sides = price_set if isinstance(price_set, Mapping) else {}
     shop, shown = sides.get("shop_money"), sides.get("presentment_money")
     shop_total = r.amount(shop, "amount", "total_price_set.shop_money.amount", required=False)
-    shown_total = r.amount(shown, "amount", "total_price_set.presentment_money.amount",
-                           required=False)
+    shown_total = r.amount(
+        shown, "amount", "total_price_set.presentment_money.amount", required=False
+    )
     shown_currency = shown.get("currency_code") if isinstance(shown, Mapping) else None
-    if not shop_total or not shown_total or shown_currency != paid_in or any(
-        p.metadata["currency"].upper() != paid_in for p in foreign
+    if (
+        not shop_total
+        or not shown_total
+        or shown_currency != paid_in
+        or any(p.metadata["currency"].upper() != paid_in for p in foreign)
     ):
-        r.fail("transactions", f"amounts in {paid_in} cannot be converted to {currency}: "
-                               "total_price_set gives no rate for them")
+        r.fail(
+            "transactions",
+            f"amounts in {paid_in} cannot be converted to {currency}: "
+            "total_price_set gives no rate for them",
+        )
         return
     cents = _cents(currency)
     converted = quantize(sum((p.amount for p in foreign), ZERO) * shop_total / shown_total, cents)
@@ -330,15 +370,19 @@ def _to_shop_money(r: Reader, payload: Mapping[str, Any], payments: list[Payment
             payment.authorized_amount = part
             if payment.captured_amount is not None:
                 payment.captured_amount = quantize(
-                    payment.captured_amount * shop_total / shown_total, cents)
+                    payment.captured_amount * shop_total / shown_total, cents
+                )
         else:
             payment.captured_amount = part
 
 
 def _email(payload: Mapping[str, Any]) -> str:
     customer = payload.get("customer")
-    candidates = (payload.get("email"), payload.get("contact_email"),
-                  customer.get("email") if isinstance(customer, Mapping) else None)
+    candidates = (
+        payload.get("email"),
+        payload.get("contact_email"),
+        customer.get("email") if isinstance(customer, Mapping) else None,
+    )
     return next((e for e in candidates if isinstance(e, str) and e), "")
 
 

@@ -52,11 +52,20 @@ def test_documented_sandbox_order_adds_up() -> None:
     assert order.fulfilment_location == ""
     # 11.01 = ItemPrice 10.00 + ItemTax 1.01; a 0.00 promotion is no discount
     assert totals(order) == (
-        Decimal("10.00"), Decimal("0.00"), Decimal("0.00"), Decimal("1.01"), Decimal("11.01"))
+        Decimal("10.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("1.01"),
+        Decimal("11.01"),
+    )
     assert order.channel_total == order.computed_total == Decimal("11.01")
     (line,) = order.lines
     assert (line.sku, line.external_id, line.quantity, line.unit_price) == (
-        "NABetaASINB00551Q3CS", "05015851154158", 1, Decimal("10.00"))
+        "NABetaASINB00551Q3CS",
+        "05015851154158",
+        1,
+        Decimal("10.00"),
+    )
     assert line.discounts == []
     assert line.metadata["ASIN"] == "B00551Q3CS"
 
@@ -88,7 +97,12 @@ def test_us_order_totals_match_order_total(us_order: dict[str, Any]) -> None:
     #            + 0.72 + shipping 0.30 + (0.12 - 0.12 on its discount) =  3.72
     # total    = 62.00 - 7.00 + 6.99 + 3.72                            = 65.71
     assert totals(order) == (
-        Decimal("62.00"), Decimal("7.00"), Decimal("6.99"), Decimal("3.72"), Decimal("65.71"))
+        Decimal("62.00"),
+        Decimal("7.00"),
+        Decimal("6.99"),
+        Decimal("3.72"),
+        Decimal("65.71"),
+    )
     assert order.channel_total == Decimal("65.71")
     assert cents(order.computed_total) == order.channel_total
     assert order.prices_include_tax is False
@@ -120,7 +134,8 @@ def test_promotion_and_marketplace_facilitator_tax_land_on_the_line(
     assert [(d.amount, d.code) for d in socks.discounts] == [(Decimal("5.00"), "PLM-SPRING5")]
     # ItemTax 3.00 is 6% of 50.00; the promotion takes back 6% of 5.00 = 0.30
     assert [(t.amount, t.collected_by_channel) for t in socks.tax_lines] == [
-        (Decimal("2.70"), True)]
+        (Decimal("2.70"), True)
+    ]
     assert cents(order.line_total(socks)) == Decimal("47.70")  # 50.00 - 5.00 + 2.70
     assert order.line_total(beanie) == Decimal("12.72")  # 12.00 + 0.72
     assert socks.metadata["PromotionIds"] == ["PLM-SPRING5"]
@@ -130,9 +145,14 @@ def test_each_item_with_shipping_gets_its_own_shipping_line(us_order: dict[str, 
     first, second = parse(us_order, {}).shipping_lines
 
     assert (first.title, first.code, first.amount, first.discounts) == (
-        "Shipping", "Std US D2D Dom", Decimal("4.99"), [])
+        "Shipping",
+        "Std US D2D Dom",
+        Decimal("4.99"),
+        [],
+    )
     assert [(t.amount, t.collected_by_channel) for t in first.tax_lines] == [
-        (Decimal("0.30"), True)]
+        (Decimal("0.30"), True)
+    ]
     # free shipping on the beanie: 2.00 charged, 2.00 off, its 0.12 tax taken back too
     assert second.amount == Decimal("2.00")
     assert [d.amount for d in second.discounts] == [Decimal("2.00")]
@@ -143,7 +163,11 @@ def test_one_amazon_payment_for_the_order_total(us_order: dict[str, Any]) -> Non
     (payment,) = parse(us_order, {}).payments
 
     assert (payment.gateway, payment.reference, payment.amount, payment.method) == (
-        "amazon", "113-4829147-6102653", Decimal("65.71"), "Other")
+        "amazon",
+        "113-4829147-6102653",
+        Decimal("65.71"),
+        "Other",
+    )
 
 
 def test_buyer_data_is_masked_and_kept_out_of_metadata(us_order: dict[str, Any]) -> None:
@@ -181,7 +205,9 @@ def test_business_rules_are_left_to_the_validator(us_order: dict[str, Any]) -> N
     ],
 )
 def test_unit_price_is_exact_when_the_division_terminates(
-    item_price: str, quantity: int, unit_price: Decimal,
+    item_price: str,
+    quantity: int,
+    unit_price: Decimal,
 ) -> None:
     payload = load("sandbox_unshipped_wrapped.json")
     item = payload["OrderItems"]["payload"]["OrderItems"][0]
@@ -237,7 +263,12 @@ def test_amazon_de_order_includes_vat(de_order: dict[str, Any]) -> None:
     #                 3.99 -> 0.637 -> 0.64; tax = 6.38 + 0.80 + 0.64 = 7.82
     # total = 39.98 + 4.99 + 3.99 = 48.96 (the VAT is already in it)
     assert totals(order) == (
-        Decimal("39.98"), Decimal("0.00"), Decimal("4.99"), Decimal("7.82"), Decimal("48.96"))
+        Decimal("39.98"),
+        Decimal("0.00"),
+        Decimal("4.99"),
+        Decimal("7.82"),
+        Decimal("48.96"),
+    )
     assert order.computed_total == order.channel_total == Decimal("48.96")
     assert order.lines[0].unit_price == Decimal("19.99")
     assert order.line_total(order.lines[0]) == Decimal("39.98")
@@ -281,7 +312,9 @@ def test_cod_fee_and_sub_payments() -> None:
     assert order.shipping_lines == []  # a 0 shipping price is no shipping line
     # 2000 cash + 310 gift card = 2310
     assert [(p.method, p.kind, p.amount) for p in order.payments] == [
-        ("COD", "sale", Decimal("2000")), ("GC", "gift_card", Decimal("310"))]
+        ("COD", "sale", Decimal("2000")),
+        ("GC", "gift_card", Decimal("310")),
+    ]
     assert {p.reference for p in order.payments} == {"503-1234567-7654321"}
 
 
@@ -300,14 +333,16 @@ def test_malformed_payload_lists_every_bad_field(us_order: dict[str, Any]) -> No
     with pytest.raises(MalformedPayload) as caught:
         parse(payload, {})
 
-    assert sorted(e.field for e in caught.value.errors) == sorted([
-        "Order.AmazonOrderId",
-        "Order.PurchaseDate",
-        "Order.OrderTotal.Amount",
-        "OrderItems[0].QuantityOrdered",
-        "OrderItems[1].ItemPrice.Amount",
-        "OrderItems[1].ShippingTax.CurrencyCode",
-    ])
+    assert sorted(e.field for e in caught.value.errors) == sorted(
+        [
+            "Order.AmazonOrderId",
+            "Order.PurchaseDate",
+            "Order.OrderTotal.Amount",
+            "OrderItems[0].QuantityOrdered",
+            "OrderItems[1].ItemPrice.Amount",
+            "OrderItems[1].ShippingTax.CurrencyCode",
+        ]
+    )
 
 
 def test_items_of_another_order_or_a_partial_page_are_refused() -> None:
@@ -319,7 +354,9 @@ def test_items_of_another_order_or_a_partial_page_are_refused() -> None:
         parse(payload, {})
 
     assert sorted(e.field for e in caught.value.errors) == [
-        "OrderItems.AmazonOrderId", "OrderItems.NextToken"]
+        "OrderItems.AmazonOrderId",
+        "OrderItems.NextToken",
+    ]
 
 
 def test_missing_order_and_items_are_reported() -> None:

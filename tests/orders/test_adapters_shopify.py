@@ -56,7 +56,9 @@ def test_header_fields_keep_ids_above_2_53_as_strings(split_tender: dict[str, An
     assert order.channel_status == "paid"
     assert order.cancelled is False
     assert [line.external_id for line in order.lines] == [
-        "13186278293573713", "13186278293573714", "13186278293573715",
+        "13186278293573713",
+        "13186278293573714",
+        "13186278293573715",
     ]
     assert order.lines[0].metadata["variant_id"] == "44012345678901234"
     assert order.lines[0].metadata["product_id"] == "8012345678901234"
@@ -73,7 +75,10 @@ def test_order_totals_match_the_channel_total_to_the_cent(split_tender: dict[str
     # tax      = T-shirt 2.81 + 0.79, mug 1.01 + 0.28, shipping 0.31 =   5.20
     # total    = 118.00 - 11.80 + 10.00 + 5.20                       = 121.40
     assert totals(order) == (
-        Decimal("118.00"), Decimal("11.80"), Decimal("10.00"), Decimal("5.20"),
+        Decimal("118.00"),
+        Decimal("11.80"),
+        Decimal("10.00"),
+        Decimal("5.20"),
         Decimal("121.40"),
     )
     assert order.channel_total == Decimal("121.40")
@@ -105,7 +110,10 @@ def test_lines_carry_unit_price_discount_code_and_two_tax_lines(
 
     # a gift card sold: no SKU (null), no discount, no tax
     assert (gift_card.sku, gift_card.is_gift_card, gift_card.unit_price) == (
-        "", True, Decimal("50.00"))
+        "",
+        True,
+        Decimal("50.00"),
+    )
     assert gift_card.discounts == [] and gift_card.tax_lines == []
     assert shirt.is_gift_card is False
 
@@ -114,10 +122,14 @@ def test_shipping_line_has_its_own_discount_title_and_tax(split_tender: dict[str
     (shipping,) = parse(split_tender, HEADERS).shipping_lines
 
     assert (shipping.title, shipping.code, shipping.amount) == (
-        "Standard Shipping", "STANDARD", Decimal("10.00"))
+        "Standard Shipping",
+        "STANDARD",
+        Decimal("10.00"),
+    )
     # automatic discount (application 1): it has a title, no code
     assert [(d.amount, d.code, d.title) for d in shipping.discounts] == [
-        (Decimal("5.00"), "", "Half-price shipping")]
+        (Decimal("5.00"), "", "Half-price shipping")
+    ]
     # 6.25% of the discounted 5.00 = 0.3125 -> 0.31
     assert [(t.title, t.amount) for t in shipping.tax_lines] == [("IL State Tax", Decimal("0.31"))]
 
@@ -132,7 +144,10 @@ def test_gift_card_and_visa_split_tender_maps_each_tender(split_tender: dict[str
     ]
     card = payments[1]
     assert (card.method, card.authorized_amount, card.captured_amount) == (
-        "Visa", Decimal("91.40"), Decimal("91.40"))
+        "Visa",
+        Decimal("91.40"),
+        Decimal("91.40"),
+    )
     assert sum(p.amount for p in payments) == Decimal("121.40")  # 30.00 + 91.40
 
 
@@ -144,7 +159,8 @@ def test_without_transactions_one_payment_goes_to_the_card_gateway(
     order = parse(split_tender, HEADERS)
 
     assert [(p.gateway, p.kind, p.amount) for p in order.payments] == [
-        ("shopify_payments", "sale", Decimal("121.40"))]
+        ("shopify_payments", "sale", Decimal("121.40"))
+    ]
     assert order.metadata["payment_gateway_names"] == ["gift_card", "shopify_payments"]
 
 
@@ -166,9 +182,13 @@ def test_order_level_tax_is_allocated_when_lines_have_none(split_tender: dict[st
     #   the last cent to the larger remainder (.62): 2.82 and 1.01
     # county 107 cents: 78.68 and 28.32 -> 78 + 28 = 106, last cent to .68: 0.79 and 0.28
     assert [(t.title, t.amount) for t in shirt.tax_lines] == [
-        ("IL State Tax", Decimal("2.82")), ("Cook County Tax", Decimal("0.79"))]
+        ("IL State Tax", Decimal("2.82")),
+        ("Cook County Tax", Decimal("0.79")),
+    ]
     assert [(t.title, t.amount) for t in mug.tax_lines] == [
-        ("IL State Tax", Decimal("1.01")), ("Cook County Tax", Decimal("0.28"))]
+        ("IL State Tax", Decimal("1.01")),
+        ("Cook County Tax", Decimal("0.28")),
+    ]
     assert gift_card.tax_lines == []
     assert shirt.tax_lines[0].rate == Decimal("0.0625")
     assert cents(order.tax) == Decimal("4.90")  # 3.83 + 1.07
@@ -192,8 +212,18 @@ def test_personal_data_stays_out_and_the_email_is_masked(split_tender: dict[str,
     email = "jane.roe@example.com"
     assert order.customer_email == "j***@example.com"
     assert order.customer_ref == hashlib.sha256(email.encode()).hexdigest()[:16]
-    for key in ("email", "contact_email", "phone", "customer", "billing_address",
-                "shipping_address", "browser_ip", "client_details", "note", "note_attributes"):
+    for key in (
+        "email",
+        "contact_email",
+        "phone",
+        "customer",
+        "billing_address",
+        "shipping_address",
+        "browser_ip",
+        "client_details",
+        "note",
+        "note_attributes",
+    ):
         assert key not in order.metadata
     everything = dataclasses.asdict(order)
     del everything["customer_email"]
@@ -210,7 +240,10 @@ def test_webhook_headers_are_recorded_without_the_signature(
     order = parse(split_tender, headers)
 
     assert order.metadata["webhook"] == {
-        "topic": "orders/create", "shop_domain": "acme.myshopify.com", "event_id": "ev-1"}
+        "topic": "orders/create",
+        "shop_domain": "acme.myshopify.com",
+        "event_id": "ev-1",
+    }
     assert "c2lnbmF0dXJl" not in json.dumps(order.metadata, default=str)
 
 
@@ -236,7 +269,10 @@ def test_taxes_included_order_adds_up_without_adding_tax(vat_included: dict[str,
     # tip (a fee)                                      =   2.00
     # total = 109.87 - 5.00 + 4.90 + 2.00              = 111.77 (tax not added again)
     assert totals(order) == (
-        Decimal("109.87"), Decimal("5.00"), Decimal("4.90"), Decimal("17.53"),
+        Decimal("109.87"),
+        Decimal("5.00"),
+        Decimal("4.90"),
+        Decimal("17.53"),
         Decimal("111.77"),
     )
     assert [(f.kind, f.amount) for f in order.fees] == [("tip", Decimal("2.00"))]
@@ -255,7 +291,9 @@ def test_presentment_currency_and_totals_are_kept_in_metadata(
 
     assert order.metadata["presentment_currency"] == "USD"
     assert order.metadata["total_price_set"]["presentment_money"] == {
-        "amount": "121.27", "currency_code": "USD"}
+        "amount": "121.27",
+        "currency_code": "USD",
+    }
     assert order.lines[0].metadata["price_set"]["presentment_money"]["amount"] == "21.69"
 
 
@@ -330,16 +368,18 @@ def test_malformed_payload_lists_every_bad_field(split_tender: dict[str, Any]) -
     with pytest.raises(MalformedPayload) as caught:
         parse(payload, HEADERS)
 
-    assert sorted(e.field for e in caught.value.errors) == sorted([
-        "id",
-        "total_price",
-        "created_at",
-        "taxes_included",
-        "line_items[1].price",
-        "line_items[2].quantity",
-        "shipping_lines[0].tax_lines[0].price",
-        "transactions[1].amount",
-    ])
+    assert sorted(e.field for e in caught.value.errors) == sorted(
+        [
+            "id",
+            "total_price",
+            "created_at",
+            "taxes_included",
+            "line_items[1].price",
+            "line_items[2].quantity",
+            "shipping_lines[0].tax_lines[0].price",
+            "transactions[1].amount",
+        ]
+    )
 
 
 def test_a_payload_that_is_not_an_object_is_malformed() -> None:
