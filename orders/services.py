@@ -117,6 +117,18 @@ def order_message_process(
     """
     now = now or timezone.now()
     channel = message.channel
+    earlier = _earlier_delivery(message)
+    if earlier is not None:
+        # The channel redelivered a message we processed: answer as before, change nothing,
+        # even if the order has moved on since (an old orders/create must not undo an update).
+        outcomes = [IngestOutcome(index, DUPLICATE, order_id) for index, _, order_id in earlier]
+        inbound_message_finish(
+            message,
+            status=InboundMessage.Status.DUPLICATE,
+            result={"orders": [[o.index, o.status, o.order_id] for o in outcomes]},
+            now=now,
+        )
+        return outcomes
     try:
         data = parse_json(bytes(message.body))
         payloads = _batch_payloads(data) if message.kind == "order_batch" else [data]
@@ -150,6 +162,26 @@ def order_message_process(
         now=now,
     )
     return outcomes
+
+
+def _earlier_delivery(message: InboundMessage) -> list[list[Any]] | None:
+    """The results of the first delivery of this channel message id, if it fully succeeded."""
+    if message.duplicate_of_id is None:
+        return None
+    first = (
+        InboundMessage.objects.filter(pk=message.duplicate_of_id).only("status", "result").first()
+    )
+    if first is None or first.status not in (
+        InboundMessage.Status.PROCESSED,
+        InboundMessage.Status.DUPLICATE,
+    ):
+        return None
+    results = first.result.get("orders") or []
+    if not results or any(
+        status == REJECTED or order_id is None for _, status, order_id in results
+    ):
+        return None
+    return results
 
 
 def _batch_payloads(data: Any) -> list[Any]:

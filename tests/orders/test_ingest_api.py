@@ -102,6 +102,23 @@ def test_an_update_for_a_known_order_updates_it_and_records_what_changed(channel
     assert DomainEvent.objects.filter(name="order.updated").count() == 1
 
 
+def test_a_redelivered_webhook_id_does_not_undo_a_later_update(channel):
+    channel.post_order(canonical_order(), **{"X-Message-Id": "evt-create"})
+    update = canonical_order(total="86.41")
+    update["lines"][1]["quantity"] = 2
+    update["lines"][1]["tax"] = "2.40"
+    assert (
+        channel.post_order(update, **{"X-Message-Id": "evt-update"}).json()["result"] == "updated"
+    )
+
+    # The channel retries its first delivery: it carries no updated_at to compare.
+    again = channel.post_order(canonical_order(), **{"X-Message-Id": "evt-create"})
+
+    assert again.status_code == 200
+    assert again.json()["result"] == "duplicate"
+    assert Order.objects.get().total == Decimal("86.41")
+
+
 def test_a_stale_retry_does_not_overwrite_a_newer_version(channel):
     channel.post_order(canonical_order(updated_at="2026-11-20T21:00:00Z"))
     stale = canonical_order(updated_at="2026-11-20T20:00:00Z", total="86.41")
