@@ -22,12 +22,18 @@ from retailsync.auth import (
     request_channel,
 )
 from retailsync.errors import NotFound, error_body
-from retailsync.models import Channel, InboundMessage
+from retailsync.models import InboundMessage
 from retailsync.money import quantize
-from retailsync.services import inbound_message_store
 
 from .models import Order, OrderLine, Shipment, TaxLine
-from .services import REJECTED, LineRequest, order_cancel, order_message_process, shipment_create
+from .services import (
+    REJECTED,
+    IngestOutcome,
+    LineRequest,
+    order_cancel,
+    order_receive,
+    shipment_create,
+)
 
 ERRORS = OpenApiResponse(
     response=inline_serializer(
@@ -75,16 +81,15 @@ class _ChannelEndpoint(APIView):
     def get_authenticate_header(self, request: Request) -> str:
         return 'Token realm="channel"'
 
-    def _receive(self, request: Request, code: str) -> tuple[Channel, InboundMessage]:
+    def _receive(self, request: Request, code: str) -> tuple[InboundMessage, list[IngestOutcome]]:
         channel = channel_authenticate(request._request, code)
-        message = inbound_message_store(
+        return order_receive(
             channel=channel,
             kind=self.kind,
             body=request._request.body,
             headers=request.headers,
             correlation_id=request._request.correlation_id,  # type: ignore[attr-defined]
         )
-        return channel, message
 
 
 def _is_woocommerce_ping(request: Request) -> bool:
@@ -111,16 +116,16 @@ class OrderIngestApi(_ChannelEndpoint):
         "with the same id; an update of a known order answers 200 with result 'updated'.",
     )
     def post(self, request: Request, code: str) -> Response:
-        _channel, message = self._receive(request, code)
         if _is_woocommerce_ping(request):
+            channel_authenticate(request._request, code)
             return Response({"status": "ping received"}, status=200)
-        [outcome] = order_message_process(message=message)
+        message, [outcome] = self._receive(request, code)
         if outcome.status == REJECTED:
-            return Response(
-                error_body([e.as_dict() for e in outcome.errors]), status=outcome.http_status
-            )
+            return _rejection(outcome)
         assert outcome.order_id is not None  # every outcome but a rejection names its order
-        status = Order.objects.filter(pk=outcome.order_id).values_list("status", flat=True).get()
+        status = outcome.order_status or (
+            Order.objects.filter(pk=outcome.order_id).values_list("status", flat=True).get()
+        )
         return Response(
             {
                 "id": outcome.order_id,
@@ -130,6 +135,10 @@ class OrderIngestApi(_ChannelEndpoint):
             },
             status=outcome.http_status,
         )
+
+
+def _rejection(outcome: IngestOutcome) -> Response:
+    return Response(error_body([e.as_dict() for e in outcome.errors]), status=outcome.http_status)
 
 
 # `errors` would shadow Serializer.errors on a declared class: describe it inline.
@@ -167,8 +176,9 @@ class OrderBatchIngestApi(_ChannelEndpoint):
         summary="Receive up to 500 orders in the channel's own format",
     )
     def post(self, request: Request, code: str) -> Response:
-        _, message = self._receive(request, code)
-        outcomes = order_message_process(message=message)
+        message, outcomes = self._receive(request, code)
+        if outcomes[0].whole_message:
+            return _rejection(outcomes[0])
         return Response(
             {
                 "results": [

@@ -17,10 +17,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
+from retailsync.db import insert_returning
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
 from retailsync.events import NewEvent, events_record
 from retailsync.models import Channel, ExceptionItem, InboundMessage
-from retailsync.services import exception_raise, inbound_message_finish
+from retailsync.services import exception_raise, inbound_message_finish, inbound_message_store
 
 from . import adapters
 from .adapters.base import CanonicalOrder, MalformedPayload
@@ -52,6 +53,8 @@ class IngestOutcome:
     errors: list[FieldError] = field(default_factory=list)
     malformed: bool = False  # 400 rather than 422
     note: str = ""
+    order_status: str = ""
+    whole_message: bool = False  # the message itself could not be read: no payload was looked at
 
     @property
     def http_status(self) -> int:
@@ -107,15 +110,72 @@ def _nul_path(value: Any, path: str) -> str | None:
 # --- ingestion ------------------------------------------------------------------------------
 
 
+def order_receive(
+    *,
+    channel: Channel,
+    kind: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    correlation_id: str,
+    now: datetime | None = None,
+) -> tuple[InboundMessage, list[IngestOutcome]]:
+    """Keep the raw body and run it through the pipeline, in one transaction (one commit).
+
+    Whatever the caller sent, the message is kept: what cannot be read is stored as rejected with
+    its errors. Should the pipeline itself break, the transaction is gone, so the body is stored
+    again on its own as failed, with an exception for a person, before the error goes up.
+    """
+    try:
+        with transaction.atomic():
+            message = inbound_message_store(
+                channel=channel,
+                kind=kind,
+                body=body,
+                headers=headers,
+                correlation_id=correlation_id,
+            )
+            return message, order_message_process(message=message, now=now)
+    except Exception as exc:
+        logger.exception("order pipeline failed on a %s message from %s", kind, channel.code)
+        with transaction.atomic():
+            message = inbound_message_store(
+                channel=channel,
+                kind=kind,
+                body=body,
+                headers=headers,
+                correlation_id=correlation_id,
+            )
+            inbound_message_finish(
+                message,
+                status=InboundMessage.Status.FAILED,
+                errors=[{"field": "", "message": repr(exc)[:500]}],
+            )
+            exception_raise(
+                kind="ingest_failed",
+                reason=f"the order pipeline failed: {exc!r}"[:2000],
+                object_type="inbound_message",
+                object_id=message.pk,
+                object_label=f"{channel.code} message {message.pk}",
+                channel=channel,
+                correlation_id=correlation_id,
+            )
+        raise
+
+
 def order_message_process(
     *, message: InboundMessage, now: datetime | None = None
 ) -> list[IngestOutcome]:
     """Run one stored inbound message (a single order or a batch) through the pipeline.
 
     The HTTP endpoints and `manage.py replay` both come here, so a replay is exactly what a
-    live delivery would have done with the same bytes.
+    live delivery would have done with the same bytes. A message that cannot be read at all
+    answers one rejected, malformed outcome.
     """
-    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        return _message_process(message, now or timezone.now())
+
+
+def _message_process(message: InboundMessage, now: datetime) -> list[IngestOutcome]:
     channel = message.channel
     earlier = _earlier_delivery(message)
     if earlier is not None:
@@ -134,7 +194,7 @@ def order_message_process(
         payloads = _batch_payloads(data) if message.kind == "order_batch" else [data]
     except Malformed as exc:
         _reject_message(message, exc.errors, now=now)
-        raise
+        return [IngestOutcome(0, REJECTED, errors=exc.errors, malformed=True, whole_message=True)]
     outcomes = orders_ingest(
         channel=channel, payloads=payloads, headers=message.headers, message=message, now=now
     )
@@ -198,7 +258,7 @@ def _batch_payloads(data: Any) -> list[Any]:
 
 
 def _reject_message(message: InboundMessage, errors: list[FieldError], *, now: datetime) -> None:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         inbound_message_finish(
             message,
             status=InboundMessage.Status.REJECTED,
@@ -264,7 +324,7 @@ def orders_ingest(
             prepared.append(result)
 
     events: list[NewEvent] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         known = set(
             Order.objects.filter(
                 channel=channel, external_id__in={p.order.external_id for p in prepared}
@@ -284,9 +344,11 @@ def orders_ingest(
         except IntegrityError:
             # A concurrent delivery saved one of these first: take them one at a time.
             created, one_by_one = [], sorted(fresh + one_by_one, key=lambda p: p.index)
-        for item, (order, lines) in zip(fresh, created, strict=False):
-            outcomes[item.index] = IngestOutcome(item.index, CREATED, order.pk)
-            events += _accepted_events(order, lines, item.order)
+        for item, saved in zip(fresh, created, strict=False):
+            outcomes[item.index] = IngestOutcome(
+                item.index, CREATED, saved.order_id, order_status=saved.status
+            )
+            events += _accepted_events(channel, saved, item.order)
         for item in one_by_one:
             outcome, more = _order_upsert(channel, item, message, correlation_id, now)
             outcomes[item.index] = outcome
@@ -359,29 +421,6 @@ def _exception_for_rejection(
     )
 
 
-def _order_row(
-    channel: Channel,
-    c: CanonicalOrder,
-    content: str,
-    message: InboundMessage | None,
-    correlation_id: str,
-    now: datetime,
-) -> Order:
-    return Order(
-        channel=channel,
-        legal_entity_id=channel.legal_entity_id,
-        external_id=c.external_id,
-        correlation_id=correlation_id,
-        created_at=now,
-        inbound_message=message,
-        cancelled_at=now if c.cancelled else None,
-        status=Order.Status.CANCELLED if c.cancelled else Order.Status.ACCEPTED,
-        content_hash=content,
-        updated_at=now,
-        **_header_values(c),
-    )
-
-
 def _header_values(c: CanonicalOrder) -> dict[str, Any]:
     return {
         "order_number": c.order_number[:64],
@@ -420,124 +459,232 @@ def _line_values(c: CanonicalOrder, position: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    order_id: int
+    status: str
+    line_ids: list[int]
+
+
+_ORDER_FIELDS = (
+    "channel",
+    "legal_entity",
+    "external_id",
+    "correlation_id",
+    "created_at",
+    "updated_at",
+    "inbound_message",
+    "cancelled_at",
+    "status",
+    "content_hash",
+    "order_number",
+    "currency",
+    "channel_status",
+    "placed_at",
+    "source_updated_at",
+    "prices_include_tax",
+    "subtotal",
+    "discount",
+    "shipping",
+    "fees",
+    "tax",
+    "total",
+    "customer_email",
+    "customer_ref",
+    "fulfilment_location",
+    "metadata",
+)
+_LINE_FIELDS = (
+    "order",
+    "quantity_shipped",
+    "quantity_cancelled",
+    "position",
+    "external_id",
+    "sku",
+    "name",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax",
+    "total",
+    "is_gift_card",
+    "metadata",
+)
+
+
 def _orders_insert(
     channel: Channel,
     items: list[_Prepared],
     message: InboundMessage | None,
     correlation_id: str,
     now: datetime,
-) -> list[tuple[Order, list[OrderLine]]]:
+) -> list[_Saved]:
+    """New orders with everything they carry, in one statement per table for the whole set."""
     if not items:
         return []
-    orders = Order.objects.bulk_create(
-        [_order_row(channel, p.order, p.content_hash, message, correlation_id, now) for p in items]
-    )
-    lines = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                quantity_cancelled=p.order.lines[pos].quantity if p.order.cancelled else 0,
-                **_line_values(p.order, pos),
+    statuses = [
+        Order.Status.CANCELLED if p.order.cancelled else Order.Status.ACCEPTED for p in items
+    ]
+    order_ids = insert_returning(
+        Order,
+        _ORDER_FIELDS,
+        (
+            (
+                channel.pk,
+                channel.legal_entity_id,
+                p.order.external_id,
+                correlation_id,
+                now,
+                now,
+                message.pk if message else None,
+                now if p.order.cancelled else None,
+                status,
+                p.content_hash,
+                *_header_values(p.order).values(),
             )
-            for order, p in zip(orders, items, strict=True)
+            for p, status in zip(items, statuses, strict=True)
+        ),
+    )
+    line_ids = insert_returning(
+        OrderLine,
+        _LINE_FIELDS,
+        (
+            (
+                order_id,
+                0,
+                p.order.lines[pos].quantity if p.order.cancelled else 0,
+                *_line_values(p.order, pos).values(),
+            )
+            for order_id, p in zip(order_ids, items, strict=True)
             for pos in range(len(p.order.lines))
-        ]
+        ),
     )
-    by_order: dict[int, list[OrderLine]] = {}
-    for line in lines:
-        by_order.setdefault(line.order_id, []).append(line)
-    _details_insert([(o, p.order, by_order[o.pk]) for o, p in zip(orders, items, strict=True)])
-    return [(o, by_order[o.pk]) for o in orders]
+    saved = []
+    taken = 0
+    for order_id, status, p in zip(order_ids, statuses, items, strict=True):
+        saved.append(_Saved(order_id, status, line_ids[taken : taken + len(p.order.lines)]))
+        taken += len(p.order.lines)
+    _details_insert(
+        [(sv.order_id, p.order, sv.line_ids) for sv, p in zip(saved, items, strict=True)]
+    )
+    return saved
 
 
-def _details_insert(entries: Iterable[tuple[Order, CanonicalOrder, list[OrderLine]]]) -> None:
+def _details_insert(entries: Sequence[tuple[int, CanonicalOrder, list[int]]]) -> None:
     """Shipping, fees, tax lines, discount allocations and payments for saved orders and lines."""
-    entries = list(entries)
-    ships = ShippingLine.objects.bulk_create(
-        [
-            ShippingLine(
-                order=o,
-                title=s.title[:200],
-                code=s.code[:100],
-                amount=s.amount,
-                discount=s.discount,
-                tax=s.tax,
-            )
-            for o, c, _ in entries
-            for s in c.shipping_lines
-        ]
+    ship_ids = iter(
+        insert_returning(
+            ShippingLine,
+            ("order", "title", "code", "amount", "discount", "tax"),
+            (
+                (o, sl.title[:200], sl.code[:100], sl.amount, sl.discount, sl.tax)
+                for o, c, _ in entries
+                for sl in c.shipping_lines
+            ),
+        )
     )
-    fees = OrderFee.objects.bulk_create(
-        [
-            OrderFee(order=o, kind=f.kind[:32], title=f.title[:200], amount=f.amount, tax=f.tax)
-            for o, c, _ in entries
-            for f in c.fees
-        ]
+    fee_ids = iter(
+        insert_returning(
+            OrderFee,
+            ("order", "kind", "title", "amount", "tax"),
+            (
+                (o, f.kind[:32], f.title[:200], f.amount, f.tax)
+                for o, c, _ in entries
+                for f in c.fees
+            ),
+        )
     )
-    taxes: list[TaxLine] = []
-    discounts: list[DiscountAllocation] = []
-    ship_iter, fee_iter = iter(ships), iter(fees)
+    taxes: list[tuple[Any, ...]] = []
+    discounts: list[tuple[Any, ...]] = []
 
-    def tax_row(o: Order, t: Any, target: str, **owner: Any) -> TaxLine:
-        return TaxLine(
-            order=o,
-            target=target,
-            title=t.title[:200],
-            jurisdiction=t.jurisdiction[:200],
-            rate=t.rate,
-            amount=t.amount,
-            provider_reference=t.provider_reference[:200],
-            collected_by_channel=t.collected_by_channel,
-            **owner,
+    def tax(
+        o: int,
+        t: Any,
+        target: str,
+        line: int | None = None,
+        ship: int | None = None,
+        fee: int | None = None,
+    ) -> tuple[Any, ...]:
+        return (
+            o,
+            target,
+            line,
+            ship,
+            fee,
+            t.title[:200],
+            t.jurisdiction[:200],
+            t.rate,
+            t.amount,
+            t.provider_reference[:200],
+            t.collected_by_channel,
         )
 
-    for o, c, lines in entries:
-        for line, src in zip(lines, c.lines, strict=True):
-            taxes += [tax_row(o, t, TaxLine.Target.LINE, line=line) for t in src.tax_lines]
+    for o, c, line_ids in entries:
+        for line_id, src in zip(line_ids, c.lines, strict=True):
+            taxes += [tax(o, t, TaxLine.Target.LINE, line=line_id) for t in src.tax_lines]
             discounts += [
-                DiscountAllocation(
-                    order=o, line=line, code=d.code[:200], title=d.title[:200], amount=d.amount
-                )
-                for d in src.discounts
+                (o, line_id, None, d.code[:200], d.title[:200], d.amount) for d in src.discounts
             ]
         for src_ship in c.shipping_lines:
-            ship = next(ship_iter)
-            taxes += [
-                tax_row(o, t, TaxLine.Target.SHIPPING, shipping_line=ship)
-                for t in src_ship.tax_lines
-            ]
+            ship_id = next(ship_ids)
+            taxes += [tax(o, t, TaxLine.Target.SHIPPING, ship=ship_id) for t in src_ship.tax_lines]
             discounts += [
-                DiscountAllocation(
-                    order=o,
-                    shipping_line=ship,
-                    code=d.code[:200],
-                    title=d.title[:200],
-                    amount=d.amount,
-                )
+                (o, None, ship_id, d.code[:200], d.title[:200], d.amount)
                 for d in src_ship.discounts
             ]
         for src_fee in c.fees:
-            fee = next(fee_iter)
-            taxes += [tax_row(o, t, TaxLine.Target.FEE, fee=fee) for t in src_fee.tax_lines]
-    TaxLine.objects.bulk_create(taxes)
-    DiscountAllocation.objects.bulk_create(discounts)
-    Payment.objects.bulk_create(
-        [
-            Payment(
-                order=o,
-                gateway=p.gateway[:100],
-                kind=p.kind[:32],
-                method=p.method[:100],
-                reference=p.reference[:200],
-                currency=c.currency,
-                amount=p.amount,
-                authorized_amount=p.authorized_amount,
-                captured_amount=p.captured_amount,
-                metadata=p.metadata,
+            fee_id = next(fee_ids)
+            taxes += [tax(o, t, TaxLine.Target.FEE, fee=fee_id) for t in src_fee.tax_lines]
+    insert_returning(
+        TaxLine,
+        (
+            "order",
+            "target",
+            "line",
+            "shipping_line",
+            "fee",
+            "title",
+            "jurisdiction",
+            "rate",
+            "amount",
+            "provider_reference",
+            "collected_by_channel",
+        ),
+        taxes,
+    )
+    insert_returning(
+        DiscountAllocation, ("order", "line", "shipping_line", "code", "title", "amount"), discounts
+    )
+    insert_returning(
+        Payment,
+        (
+            "order",
+            "gateway",
+            "kind",
+            "method",
+            "reference",
+            "currency",
+            "amount",
+            "authorized_amount",
+            "captured_amount",
+            "metadata",
+        ),
+        (
+            (
+                o,
+                p.gateway[:100],
+                p.kind[:32],
+                p.method[:100],
+                p.reference[:200],
+                c.currency,
+                p.amount,
+                p.authorized_amount,
+                p.captured_amount,
+                p.metadata,
             )
             for o, c, _ in entries
             for p in c.payments
-        ]
+        ),
     )
 
 
@@ -550,23 +697,26 @@ def _line_event_data(
     ]
 
 
-def _accepted_events(order: Order, lines: list[OrderLine], c: CanonicalOrder) -> list[NewEvent]:
+def _accepted_events(channel: Channel, saved: _Saved, c: CanonicalOrder) -> list[NewEvent]:
     if c.cancelled:
         return []
     return [
         NewEvent(
             "order.accepted",
             "order",
-            order.pk,
+            saved.order_id,
             {
-                "order_id": order.pk,
-                "channel": order.channel.code,
-                "external_id": order.external_id,
-                "currency": order.currency,
-                "total": order.total,
-                "fulfilment_location": order.fulfilment_location,
-                "placed_at": order.placed_at,
-                "lines": _line_event_data(lines),
+                "order_id": saved.order_id,
+                "channel": channel.code,
+                "external_id": c.external_id,
+                "currency": c.currency,
+                "total": c.total,
+                "fulfilment_location": c.fulfilment_location,
+                "placed_at": c.placed_at,
+                "lines": [
+                    {"line_id": line_id, "sku": line.sku, "quantity": line.quantity}
+                    for line_id, line in zip(saved.line_ids, c.lines, strict=True)
+                ],
             },
         )
     ]
@@ -590,31 +740,35 @@ def _order_upsert(
     if order is None:
         try:
             with transaction.atomic():
-                [(created, lines)] = _orders_insert(channel, [item], message, correlation_id, now)
-            return IngestOutcome(item.index, CREATED, created.pk), _accepted_events(
-                created, lines, c
-            )
+                [saved] = _orders_insert(channel, [item], message, correlation_id, now)
+            return IngestOutcome(
+                item.index, CREATED, saved.order_id, order_status=saved.status
+            ), _accepted_events(channel, saved, c)
         except IntegrityError:
             # Saved by a concurrent delivery between our look and our insert: it exists now.
             order = Order.objects.select_for_update().get(
                 channel=channel, external_id=c.external_id
             )
     if order.content_hash == item.content_hash:
-        return IngestOutcome(item.index, DUPLICATE, order.pk), []
+        return IngestOutcome(item.index, DUPLICATE, order.pk, order_status=order.status), []
     if (
         c.source_updated_at
         and order.source_updated_at
         and c.source_updated_at < order.source_updated_at
     ):
         return IngestOutcome(
-            item.index, DUPLICATE, order.pk, note="older than the version we hold; ignored"
+            item.index,
+            DUPLICATE,
+            order.pk,
+            note="older than the version we hold; ignored",
+            order_status=order.status,
         ), []
     try:
         with transaction.atomic():
             events = _order_apply_update(order, c, item.content_hash, message, correlation_id, now)
     except BusinessRuleViolation as exc:
         return IngestOutcome(item.index, REJECTED, order.pk, errors=exc.errors), []
-    return IngestOutcome(item.index, UPDATED, order.pk), events
+    return IngestOutcome(item.index, UPDATED, order.pk, order_status=order.status), events
 
 
 _DIFFED_HEADER = (
@@ -695,7 +849,7 @@ def _order_apply_update(
     OrderLine.objects.filter(pk__in=[g.pk for g in existing.values()]).delete()
     for line in kept:
         line.save()
-    _details_insert([(order, c, kept)])
+    _details_insert([(order.pk, c, [line.pk for line in kept])])
     for name, value in new_header.items():
         setattr(order, name, value)
     order.content_hash = content

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -44,12 +45,28 @@ def _bearer(request: HttpRequest | Request) -> str | None:
         raise exceptions.AuthenticationFailed("Token is not valid text.") from None
 
 
+# Channels post thousands of orders a minute with the same token: remember a lookup briefly.
+# A revoked token or a disabled channel stops working within TOKEN_CACHE_SECONDS.
+TOKEN_CACHE_SECONDS = 10.0
+_token_cache: dict[str, tuple[float, ApiToken]] = {}
+
+
 def _active_token(token: str) -> ApiToken | None:
-    return (
+    digest = token_digest(token)
+    now = time.monotonic()
+    cached = _token_cache.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    found = (
         ApiToken.objects.select_related("channel__legal_entity", "user")
-        .filter(digest=token_digest(token), revoked_at__isnull=True)
+        .filter(digest=digest, revoked_at__isnull=True)
         .first()
     )
+    if found is not None and found.channel_id is not None:
+        if len(_token_cache) > 10_000:
+            _token_cache.clear()
+        _token_cache[digest] = (now + TOKEN_CACHE_SECONDS, found)
+    return found
 
 
 def shopify_signature_valid(body: bytes, secret: str, signature: str) -> bool:

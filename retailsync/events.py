@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .correlation import ensure_correlation_id, set_correlation_id
+from .db import insert_returning
 from .models import DomainEvent, EventReceipt
 
 logger = logging.getLogger(__name__)
@@ -50,25 +51,39 @@ def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> li
     """Write events in the current transaction; dispatch them after it commits."""
     correlation_id = correlation_id or ensure_correlation_id()
     now = timezone.now()
-    rows = DomainEvent.objects.bulk_create(
-        [
-            DomainEvent(
-                name=e.name,
-                aggregate_type=e.aggregate_type,
-                aggregate_id=str(e.aggregate_id),
-                payload=e.payload,
-                correlation_id=correlation_id,
-                created_at=now,
-                # Nobody listens: there is nothing to dispatch.
-                dispatched_at=None if subscribers_for(e.name) else now,
-            )
-            for e in events
-        ]
+    rows = [
+        DomainEvent(
+            name=e.name,
+            aggregate_type=e.aggregate_type,
+            aggregate_id=str(e.aggregate_id),
+            payload=e.payload,
+            correlation_id=correlation_id,
+            created_at=now,
+            # Nobody listens: there is nothing to dispatch.
+            dispatched_at=None if subscribers_for(e.name) else now,
+        )
+        for e in events
+    ]
+    ids = insert_returning(
+        DomainEvent, _EVENT_FIELDS, ([getattr(row, name) for name in _EVENT_FIELDS] for row in rows)
     )
-    ids = [row.pk for row in rows if row.dispatched_at is None]
-    if ids:
-        transaction.on_commit(lambda: _enqueue(ids))
+    for row, pk in zip(rows, ids, strict=True):
+        row.pk = pk
+    waiting = [row.pk for row in rows if row.dispatched_at is None]
+    if waiting:
+        transaction.on_commit(lambda: _enqueue(waiting))
     return rows
+
+
+_EVENT_FIELDS = (
+    "name",
+    "aggregate_type",
+    "aggregate_id",
+    "payload",
+    "correlation_id",
+    "created_at",
+    "dispatched_at",
+)
 
 
 def event_record(

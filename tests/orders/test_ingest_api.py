@@ -288,3 +288,25 @@ def test_the_trace_shows_the_message_the_order_event_and_later_shipment(channel,
     assert titles == ["order received from web", "order processed", "order.accepted"]
     assert ops.get("/api/v1/trace/nothing-here").status_code == 404
     assert created.json()["correlation_id"] == "trace-me"
+
+
+def test_a_broken_pipeline_still_keeps_the_message_and_queues_an_exception(channel, monkeypatch):
+    # Stand-in for a bug in our own code: the only way to show the safety net catches it.
+    def broken(payload, headers):
+        raise RuntimeError("adapter bug")
+
+    monkeypatch.setattr("orders.adapters.canonical.parse", broken)
+
+    response = channel.post_order(canonical_order())
+
+    assert response.status_code == 500
+    assert response.json() == {"errors": [
+        {"field": "", "message": "internal error; it has been logged"}]}
+
+    message = InboundMessage.objects.get()
+    assert message.status == InboundMessage.Status.FAILED
+    assert json.loads(bytes(message.body))["external_id"] == "WEB-1001"
+    assert message.error == [{"field": "", "message": "RuntimeError('adapter bug')"}]
+    exception = ExceptionItem.objects.get()
+    assert exception.kind == "ingest_failed"
+    assert Order.objects.count() == 0
