@@ -712,6 +712,7 @@ def _accepted_events(channel: Channel, saved: _Saved, c: CanonicalOrder) -> list
                 "currency": c.currency,
                 "total": c.total,
                 "fulfilment_location": c.fulfilment_location,
+                "channel_status": c.channel_status,
                 "placed_at": c.placed_at,
                 "lines": [
                     {"line_id": line_id, "sku": line.sku, "quantity": line.quantity}

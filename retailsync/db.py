@@ -31,7 +31,7 @@ def insert_returning(
 ) -> list[int]:
     """Insert rows (values in `fields` order, foreign keys as ids); the new ids, in row order."""
     opts = model._meta
-    columns = [opts.get_field(name) for name in fields]
+    columns: list[Any] = [opts.get_field(name) for name in fields]
     converters = [_converter(field) for field in columns]
     params: list[Any] = []
     count = 0

@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "import_export",
     "retailsync.apps.CoreConfig",
     "orders",
-    "inventory",
+    "inventory.apps.InventoryConfig",
     "settlements",
     "returns",
     "journals",
@@ -158,6 +158,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "retailsync")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-stragglers": {"task": "retailsync.tasks.events_dispatch_pending", "schedule": 30.0},
+    "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
+    "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
 }
 
 # --- retailsync -----------------------------------------------------------------------------

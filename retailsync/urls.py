@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from inventory import api as inventory_api
 from orders import api as orders_api
 from orders import views as orders_views
 
@@ -23,6 +24,25 @@ api_v1 = [
         name="order-shipment-create",
     ),
     path("orders/<int:pk>/cancel", orders_api.OrderCancelApi.as_view(), name="order-cancel"),
+    path("inventory/locations", inventory_api.LocationApi.as_view(), name="location-upsert"),
+    path("inventory/items", inventory_api.ItemApi.as_view(), name="item-upsert"),
+    path("inventory/events", inventory_api.StockEventsApi.as_view(), name="stock-events"),
+    path(
+        "inventory/events/jobs/<int:pk>",
+        inventory_api.EventBatchApi.as_view(),
+        name="stock-event-job",
+    ),
+    path("inventory/positions", inventory_api.PositionListApi.as_view(), name="position-list"),
+    path(
+        "channels/<slug:code>/allocation",
+        inventory_api.AllocationApi.as_view(),
+        name="channel-allocation",
+    ),
+    path(
+        "channels/<slug:code>/availability",
+        inventory_api.AvailabilityFeedApi.as_view(),
+        name="channel-availability",
+    ),
     path("exceptions/", api.ExceptionListApi.as_view(), name="exception-list"),
     path(
         "exceptions/<int:pk>/resolve",

@@ -300,8 +300,9 @@ def test_a_broken_pipeline_still_keeps_the_message_and_queues_an_exception(chann
     response = channel.post_order(canonical_order())
 
     assert response.status_code == 500
-    assert response.json() == {"errors": [
-        {"field": "", "message": "internal error; it has been logged"}]}
+    assert response.json() == {
+        "errors": [{"field": "", "message": "internal error; it has been logged"}]
+    }
 
     message = InboundMessage.objects.get()
     assert message.status == InboundMessage.Status.FAILED

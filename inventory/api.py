@@ -1,0 +1,319 @@
+"""Inventory endpoints (API.md): master data, allocation rules, stock events, positions, and the
+channel availability feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, generics, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.api import ERRORS
+from retailsync.auth import (
+    ChannelOrStaffTokenAuthentication,
+    ChannelTokenOrRole,
+    request_channel,
+    role_required,
+)
+from retailsync.errors import FieldError, Malformed, NotFound
+from retailsync.models import Channel
+
+from .availability import availability_feed
+from .models import EventBatch, Item, Location, Position
+from .services import (
+    EventInput,
+    allocation_set,
+    event_batch_queue,
+    item_upsert,
+    location_upsert,
+    stock_events_apply,
+)
+
+Operations = role_required("operations")
+# Up to this many events apply while the caller waits; more are queued (202 and a job id).
+SYNC_EVENTS = 500
+
+
+class LocationApi(APIView):
+    permission_classes = [Operations]
+
+    class LocationInput(serializers.Serializer):
+        code = serializers.SlugField(max_length=64)
+        kind = serializers.ChoiceField(choices=Location.Kind.values)
+        name = serializers.CharField(required=False, allow_blank=True, default="")
+        legal_entity = serializers.CharField(required=False, allow_blank=True, default="")
+
+    class LocationOutput(serializers.ModelSerializer):
+        class Meta:
+            model = Location
+            fields = ["id", "code", "kind", "name", "is_active"]
+
+    @extend_schema(
+        request=LocationInput,
+        responses={201: LocationOutput, 200: LocationOutput, 400: ERRORS, 422: ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.LocationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        location, created = location_upsert(**data.validated_data)
+        return Response(self.LocationOutput(location).data, status=201 if created else 200)
+
+
+class ItemApi(APIView):
+    permission_classes = [Operations]
+
+    class ItemInput(serializers.Serializer):
+        sku = serializers.CharField(max_length=100)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        unit_cost = serializers.DecimalField(
+            max_digits=19, decimal_places=4, required=False, allow_null=True, default=None
+        )
+        cost_currency = serializers.CharField(required=False, allow_blank=True, default="")
+        components = serializers.DictField(
+            child=serializers.IntegerField(min_value=1),
+            required=False,
+            help_text="SKU → quantity: a bundle.",
+        )
+
+    class ItemOutput(serializers.ModelSerializer):
+        components = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Item
+            fields = ["id", "sku", "description", "unit_cost", "cost_currency", "components"]
+
+        def get_components(self, item: Item) -> dict[str, int]:
+            return {
+                c.component.sku: c.quantity for c in item.components.select_related("component")
+            }
+
+    @extend_schema(
+        request=ItemInput, responses={201: ItemOutput, 200: ItemOutput, 400: ERRORS, 422: ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        data = self.ItemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        item, created = item_upsert(**data.validated_data)
+        return Response(self.ItemOutput(item).data, status=201 if created else 200)
+
+
+class AllocationApi(APIView):
+    permission_classes = [Operations]
+
+    class AllocationInput(serializers.Serializer):
+        locations = serializers.ListField(
+            child=serializers.SlugField(),
+            allow_empty=True,
+            help_text="In priority order: the first goes first.",
+        )
+        safety_stock = serializers.IntegerField(min_value=0, default=0)
+        share_percent = serializers.DecimalField(
+            max_digits=5,
+            decimal_places=2,
+            min_value=0,
+            max_value=100,
+            required=False,
+            allow_null=True,
+            default=None,
+        )
+        cap = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        allow_split = serializers.BooleanField(default=True)
+        reservation_ttl_minutes = serializers.IntegerField(
+            min_value=1, required=False, allow_null=True, default=None
+        )
+        webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
+        item_safety_stock = serializers.DictField(
+            child=serializers.IntegerField(min_value=0), required=False, default=dict
+        )
+
+    @extend_schema(
+        request=AllocationInput,
+        responses={200: AllocationInput, 400: ERRORS, 404: ERRORS, 422: ERRORS},
+    )
+    def put(self, request: Request, code: str) -> Response:
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            raise NotFound(f"channel {code!r} does not exist")
+        data = self.AllocationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        allocation_set(channel=channel, **data.validated_data)
+        return Response(data.data)
+
+
+class EventInputSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=128)
+    source = serializers.CharField(max_length=64)  # type: ignore[assignment]
+    type = serializers.CharField(max_length=20)
+    sku = serializers.CharField(max_length=100)
+    location = serializers.CharField(max_length=64)
+    to_location = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+def parse_events(body: Any) -> list[EventInput]:
+    """One event or a list of them; every malformed field of every event is named (400)."""
+    raw = body if isinstance(body, list) else [body]
+    if not raw:
+        raise Malformed("send one event or a non-empty list", field="events")
+    problems: list[FieldError] = []
+    events: list[EventInput] = []
+    for index, item in enumerate(raw):
+        prefix = f"events[{index}]." if isinstance(body, list) else ""
+        data = EventInputSerializer(data=item if isinstance(item, dict) else {})
+        if not isinstance(item, dict):
+            problems.append(FieldError(prefix.rstrip("."), "an event is a JSON object"))
+        elif not data.is_valid():
+            problems += [
+                FieldError(f"{prefix}{name}", str(msgs[0])) for name, msgs in data.errors.items()
+            ]
+        else:
+            events.append(EventInput(**data.validated_data))
+    if problems:
+        raise Malformed(problems)
+    return events
+
+
+class StockEventsApi(APIView):
+    permission_classes = [Operations]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: inline_serializer(
+                "EventsApplied",
+                {"applied": serializers.IntegerField(), "duplicates": serializers.IntegerField()},
+            ),
+            202: inline_serializer(
+                "EventsQueued",
+                {"job": serializers.IntegerField(), "status": serializers.CharField()},
+            ),
+            400: ERRORS,
+            422: ERRORS,
+        },
+        summary="Apply one stock event or a list, all or nothing, each once per (source, id)",
+        description=f"More than {SYNC_EVENTS} events are queued: 202 with a job to follow at "
+        "GET inventory/events/jobs/{id}.",
+    )
+    def post(self, request: Request) -> Response:
+        events = parse_events(request.data)
+        if len(events) > SYNC_EVENTS:
+            batch = event_batch_queue(events=events)
+            return Response({"job": batch.pk, "status": batch.status}, status=202)
+        result = stock_events_apply(events=events)
+        return Response({"applied": result.applied, "duplicates": result.duplicates})
+
+
+class EventBatchApi(APIView):
+    permission_classes = [Operations]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        batch = EventBatch.objects.filter(pk=pk).first()
+        if batch is None:
+            raise NotFound(f"job {pk} does not exist")
+        return Response(
+            {
+                "job": batch.pk,
+                "status": batch.status,
+                "applied": batch.applied,
+                "duplicates": batch.duplicates,
+                "errors": batch.errors,
+                "events": batch.size,
+                "finished_at": batch.finished_at,
+            }
+        )
+
+
+class PositionOutput(serializers.ModelSerializer):
+    sku = serializers.CharField(source="item.sku")
+    location = serializers.CharField(source="location.code")
+    available = serializers.IntegerField()
+
+    class Meta:
+        model = Position
+        fields = [
+            "sku",
+            "location",
+            "on_hand",
+            "reserved",
+            "in_transit",
+            "damaged",
+            "quality_hold",
+            "available",
+            "updated_at",
+        ]
+
+
+class PositionListApi(generics.ListAPIView):
+    serializer_class = PositionOutput
+
+    @extend_schema(parameters=[OpenApiParameter("sku", str), OpenApiParameter("location", str)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Position]:
+        qs = Position.objects.select_related("item", "location").order_by(
+            "item__sku", "location__code"
+        )
+        if sku := self.request.query_params.get("sku"):
+            qs = qs.filter(item__sku=sku)
+        if location := self.request.query_params.get("location"):
+            qs = qs.filter(location__code=location)
+        return qs
+
+
+class AvailabilityFeedApi(APIView):
+    """The channel's available-to-sell, only what changed since the cursor (none: everything)."""
+
+    authentication_classes = [ChannelOrStaffTokenAuthentication, SessionAuthentication]
+    permission_classes = [ChannelTokenOrRole]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", str, description="The cursor of the last page."),
+            OpenApiParameter("limit", int),
+        ],
+        responses={
+            200: inline_serializer(
+                "AvailabilityFeed",
+                {
+                    "cursor": serializers.CharField(),
+                    "items": inline_serializer(
+                        "AvailabilityItem",
+                        {
+                            "sku": serializers.CharField(),
+                            "available": serializers.IntegerField(),
+                            "updated_at": serializers.DateTimeField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            400: ERRORS,
+            403: ERRORS,
+            404: ERRORS,
+        },
+    )
+    def get(self, request: Request, code: str) -> Response:
+        channel = Channel.objects.filter(code=code).first()
+        own = request_channel(request)
+        if own is not None and (channel is None or own.pk != channel.pk):
+            raise exceptions.PermissionDenied("This token is not valid for this channel.")
+        if channel is None:
+            raise NotFound(f"channel {code!r} does not exist")
+        since_text = request.query_params.get("since", "0") or "0"
+        limit_text = request.query_params.get("limit", "1000")
+        if not since_text.isdigit():
+            raise Malformed("a cursor from an earlier answer", field="since")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 5000:
+            raise Malformed("between 1 and 5000", field="limit")
+        page = availability_feed(channel, int(since_text), int(limit_text))
+        return Response({"cursor": str(page.cursor), "items": page.items})

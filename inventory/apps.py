@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class InventoryConfig(AppConfig):
+    name = "inventory"
+
+    def ready(self) -> None:
+        from . import subscribers  # noqa: F401  (registers the order event subscribers)

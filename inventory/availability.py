@@ -1,0 +1,294 @@
+"""Available-to-sell per channel: computed from positions and the channel's rules, floored at
+zero, and published as a change feed (pull, by cursor) and as webhooks (push).
+
+Stock changes mark items dirty in the same transaction; one refresh at a time drains them
+(serialized by a lock), so every new figure gets a version higher than any committed before it
+and a channel reading `since=<cursor>` can never skip one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from retailsync.correlation import ensure_correlation_id
+from retailsync.db import insert_returning
+from retailsync.models import Channel
+
+from .models import (
+    AvailabilityDirty,
+    ChannelAllocation,
+    ChannelAvailability,
+    Item,
+    Position,
+    WebhookDelivery,
+)
+
+logger = logging.getLogger(__name__)
+CHUNK = 5000
+_REFRESH_LOCK = 74_201_126  # pg_advisory_xact_lock key for the refresh
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    channel_id: int
+    location_ids: frozenset[int]
+    location_codes: tuple[str, ...]
+    safety_stock: int
+    item_safety: dict[int, int]
+    share_percent: Decimal | None
+    cap: int | None
+
+    def figure(self, item_id: int, pool: int) -> tuple[int, str]:
+        """The channel's figure for an item and how it was shaped, in words."""
+        safety = self.item_safety.get(item_id, self.safety_stock)
+        value = pool - safety
+        steps = [f"pool {pool} at {'+'.join(self.location_codes) or 'no locations'}"]
+        if safety:
+            steps.append(f"− safety {safety}{' (item)' if item_id in self.item_safety else ''}")
+        if self.share_percent is not None:
+            value = int(
+                (Decimal(max(value, 0)) * self.share_percent / 100).to_integral_value(ROUND_FLOOR)
+            )
+            steps.append(f"× {self.share_percent.normalize():f}%")
+        if self.cap is not None and value > self.cap:
+            value = self.cap
+            steps.append(f"cap {self.cap}")
+        value = max(value, 0)
+        return value, " ".join(steps) + f" = {value}"
+
+
+def rules_all() -> list[Rule]:
+    rules = []
+    for a in ChannelAllocation.objects.prefetch_related("locations__location", "item_rules"):
+        ordered = sorted(a.locations.all(), key=lambda cl: (cl.priority, cl.pk))
+        rules.append(
+            Rule(
+                channel_id=a.channel_id,
+                location_ids=frozenset(cl.location_id for cl in ordered),
+                location_codes=tuple(cl.location.code for cl in ordered),
+                safety_stock=a.safety_stock,
+                item_safety={r.item_id: r.safety_stock for r in a.item_rules.all()},
+                share_percent=a.share_percent,
+                cap=a.cap,
+            )
+        )
+    return rules
+
+
+def _pools(item_ids: Sequence[int] | None) -> dict[int, dict[int, int]]:
+    """Available units per item per location (floored at zero per position)."""
+    rows = Position.objects.values_list(
+        "item_id", "location_id", "on_hand", "reserved", "damaged", "quality_hold"
+    )
+    if item_ids is not None:
+        rows = rows.filter(item_id__in=item_ids)
+    pools: dict[int, dict[int, int]] = defaultdict(dict)
+    for item_id, location_id, on_hand, reserved, damaged, held in rows.iterator(chunk_size=CHUNK):
+        pools[item_id][location_id] = max(on_hand - reserved - damaged - held, 0)
+    return pools
+
+
+def availability_refresh(
+    *, item_ids: Iterable[int] | None = None, now: datetime | None = None
+) -> int:
+    """Recompute channel figures (all items, or the dirty ones); returns how many changed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+        if item_ids is None:
+            dirty = list(AvailabilityDirty.objects.values_list("item_id", flat=True))
+            AvailabilityDirty.objects.filter(item_id__in=dirty).delete()
+            targets: list[int] | None = dirty
+        else:
+            targets = list(item_ids)
+        if targets is not None and not targets:
+            return 0
+        return _refresh(targets, now)
+
+
+def availability_refresh_all(*, now: datetime | None = None) -> int:
+    """Every item of every channel: after rule changes, or to rebuild."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+        AvailabilityDirty.objects.all().delete()
+        return _refresh(None, now)
+
+
+def _refresh(item_ids: list[int] | None, now: datetime) -> int:
+    rules = rules_all()
+    if not rules:
+        return 0
+    pools = _pools(item_ids)
+    all_items = (
+        item_ids if item_ids is not None else list(Item.objects.values_list("pk", flat=True))
+    )
+    current: dict[tuple[int, int], int] = {}
+    existing = ChannelAvailability.objects.values_list("channel_id", "item_id", "available")
+    if item_ids is not None:
+        existing = existing.filter(item_id__in=item_ids)
+    for channel_id, item_id, available in existing.iterator(chunk_size=CHUNK):
+        current[(channel_id, item_id)] = available
+    version = ChannelAvailability.objects.aggregate(v=Max("version"))["v"] or 0
+    changed: list[tuple[int, int, int, int, str]] = []
+    for rule in rules:
+        for item_id in all_items:
+            at = pools.get(item_id, {})
+            pool = sum(n for loc, n in at.items() if loc in rule.location_ids)
+            value, words = rule.figure(item_id, pool)
+            if current.get((rule.channel_id, item_id)) != value:
+                changed.append((rule.channel_id, item_id, value, pool, words[:300]))
+    for start in range(0, len(changed), CHUNK):
+        chunk = changed[start : start + CHUNK]
+        keys = {(c, i) for c, i, *_ in chunk}
+        for channel_id in {c for c, _ in keys}:
+            ChannelAvailability.objects.filter(
+                channel_id=channel_id, item_id__in=[i for c, i in keys if c == channel_id]
+            ).delete()
+        insert_returning(
+            ChannelAvailability,
+            ("channel", "item", "available", "pool", "rule", "version", "updated_at"),
+            (
+                (c, i, value, pool, words, version + n + 1, now)
+                for n, (c, i, value, pool, words) in enumerate(chunk, start=start)
+            ),
+        )
+    _push(changed, now)
+    return len(changed)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    cursor: int
+    items: list[dict[str, Any]]
+
+
+def availability_feed(channel: Channel, since: int, limit: int = 1000) -> FeedPage:
+    """What changed for the channel after `since` (0: everything), oldest first."""
+    rows = list(
+        ChannelAvailability.objects.filter(channel=channel, version__gt=since)
+        .select_related("item")
+        .order_by("version")[:limit]
+    )
+    return FeedPage(
+        cursor=rows[-1].version if rows else since,
+        items=[
+            {
+                "sku": r.item.sku,
+                "available": r.available,
+                "updated_at": r.updated_at,
+                "version": r.version,
+            }
+            for r in rows
+        ],
+    )
+
+
+def _push(changed: list[tuple[int, int, int, int, str]], now: datetime) -> None:
+    """One webhook delivery per channel that takes pushes, sent after commit, retried."""
+    if not changed:
+        return
+    hooks = dict(
+        ChannelAllocation.objects.exclude(webhook_url="").values_list("channel_id", "webhook_url")
+    )
+    if not hooks:
+        return
+    skus = dict(Item.objects.filter(pk__in={i for _, i, *_ in changed}).values_list("pk", "sku"))
+    by_channel: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for channel_id, item_id, value, _, _ in changed:
+        if channel_id in hooks:
+            by_channel[channel_id].append({"sku": skus[item_id], "available": value})
+    correlation_id = ensure_correlation_id()
+    codes = dict(Channel.objects.filter(pk__in=by_channel).values_list("pk", "code"))
+    ids = insert_returning(
+        WebhookDelivery,
+        (
+            "channel",
+            "url",
+            "payload",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+            "correlation_id",
+        ),
+        (
+            (
+                cid,
+                hooks[cid],
+                {"channel": codes[cid], "at": now, "items": items},
+                "pending",
+                0,
+                "",
+                now,
+                correlation_id,
+            )
+            for cid, items in by_channel.items()
+        ),
+    )
+    transaction.on_commit(lambda: _enqueue_deliveries(ids))
+
+
+def _enqueue_deliveries(ids: list[int]) -> None:
+    from .tasks import webhook_deliver_task
+
+    for delivery_id in ids:
+        webhook_deliver_task.delay(delivery_id=delivery_id)
+
+
+class DeliveryFailed(Exception):
+    """The channel's endpoint did not take the push; the task retries with backoff."""
+
+
+def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> str:
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    if delivery.status == WebhookDelivery.Status.DELIVERED:
+        return delivery.status
+    body = json.dumps(delivery.payload, cls=DjangoJSONEncoder).encode()
+    request = urllib.request.Request(  # noqa: S310  (the channel's configured https/http URL)
+        delivery.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Correlation-ID": delivery.correlation_id,
+            "X-Retailsync-Delivery": str(delivery.pk),
+        },
+    )
+    delivery.attempts += 1
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            delivery.response_code = response.status
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.last_error = ""
+    except (urllib.error.URLError, OSError) as exc:
+        code = getattr(exc, "code", None)
+        delivery.response_code = code if isinstance(code, int) else None
+        delivery.last_error = str(exc)[:2000]
+        if final_attempt:
+            delivery.status = WebhookDelivery.Status.FAILED
+        delivery.save()
+        if not final_attempt:
+            raise DeliveryFailed(str(exc)) from exc
+        return delivery.status
+    delivery.save()
+    return delivery.status

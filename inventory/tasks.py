@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from .availability import DeliveryFailed, availability_refresh, webhook_deliver
+from .reservations import reservations_expire
+
+WEBHOOK_RETRIES = 8
+
+
+@shared_task
+def availability_refresh_task() -> int:
+    return availability_refresh()
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(DeliveryFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=WEBHOOK_RETRIES,
+)
+def webhook_deliver_task(self, *, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
+    return webhook_deliver(
+        delivery_id=delivery_id, final_attempt=self.request.retries >= WEBHOOK_RETRIES
+    )
+
+
+@shared_task
+def reservations_expire_task() -> int:
+    return reservations_expire()
+
+
+@shared_task
+def event_batch_run_task(*, batch_id: int) -> str:
+    from retailsync.correlation import set_correlation_id
+
+    from .models import EventBatch
+    from .services import event_batch_run
+
+    set_correlation_id(EventBatch.objects.get(pk=batch_id).correlation_id)
+    return event_batch_run(batch_id=batch_id).status
