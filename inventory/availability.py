@@ -30,6 +30,7 @@ from retailsync.models import Channel
 
 from .models import (
     AvailabilityDirty,
+    BundleComponent,
     ChannelAllocation,
     ChannelAvailability,
     Item,
@@ -137,7 +138,19 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
     rules = rules_all()
     if not rules:
         return 0
-    pools = _pools(item_ids)
+    # A bundle sells as many as its scarcest component allows: it follows its components.
+    bundles: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for bundle_id, component_id, per in BundleComponent.objects.values_list(
+        "bundle_id", "component_id", "quantity"
+    ):
+        bundles[bundle_id].append((component_id, per))
+    if item_ids is not None:
+        wanted = set(item_ids)
+        wanted |= {b for b, parts in bundles.items() if any(c in wanted for c, _ in parts)}
+        item_ids = sorted(wanted)
+        pools = _pools(sorted(wanted | {c for b in wanted for c, _ in bundles.get(b, [])}))
+    else:
+        pools = _pools(None)
     all_items = (
         item_ids if item_ids is not None else list(Item.objects.values_list("pk", flat=True))
     )
@@ -151,8 +164,7 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
     changed: list[tuple[int, int, int, int, str]] = []
     for rule in rules:
         for item_id in all_items:
-            at = pools.get(item_id, {})
-            pool = sum(n for loc, n in at.items() if loc in rule.location_ids)
+            pool = _pool(item_id, rule, pools, bundles)
             value, words = rule.figure(item_id, pool)
             if current.get((rule.channel_id, item_id)) != value:
                 changed.append((rule.channel_id, item_id, value, pool, words[:300]))
@@ -173,6 +185,17 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
         )
     _push(changed, now)
     return len(changed)
+
+
+def _pool(
+    item_id: int,
+    rule: Rule,
+    pools: dict[int, dict[int, int]],
+    bundles: dict[int, list[tuple[int, int]]],
+) -> int:
+    if item_id in bundles:
+        return min(_pool(c, rule, pools, bundles) // per for c, per in bundles[item_id])
+    return sum(n for loc, n in pools.get(item_id, {}).items() if loc in rule.location_ids)
 
 
 @dataclass(frozen=True, slots=True)
