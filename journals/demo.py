@@ -15,8 +15,18 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db.models import Sum
 from django.utils import timezone
 
+from inventory.availability import availability_refresh_all
+from inventory.models import Reservation
+from inventory.services import (
+    EventInput,
+    allocation_set,
+    item_upsert,
+    location_upsert,
+    stock_events_apply,
+)
 from orders.models import Order
 from orders.services import LineRequest, order_cancel, order_message_process, shipment_create
 from retailsync.correlation import new_correlation_id, set_correlation_id
@@ -39,14 +49,23 @@ CATALOG = [
 ]
 
 CHANNELS = [
-    # code, source, currency, legal entity
-    ("webshop", "shopify", "USD", "US01"),
-    ("amazon-us", "amazon", "USD", "US01"),
-    ("store-nyc", "pos", "USD", "US01"),
-    ("magento-eu", "magento", "EUR", "DE01"),
-    ("woo-uk", "woocommerce", "GBP", "UK01"),
-    ("wholesale", "canonical", "USD", "US01"),
+    # code, source, currency, legal entity, locations feeding it (priority order)
+    ("webshop", "shopify", "USD", "US01", ["WH-NJ", "STORE-NYC"]),
+    ("amazon-us", "amazon", "USD", "US01", ["WH-NJ"]),
+    ("store-nyc", "pos", "USD", "US01", ["STORE-NYC"]),
+    ("magento-eu", "magento", "EUR", "DE01", ["WH-DE"]),
+    ("woo-uk", "woocommerce", "GBP", "UK01", ["3PL-UK"]),
+    ("wholesale", "canonical", "USD", "US01", ["WH-NJ"]),
 ]
+LOCATIONS = [
+    ("WH-NJ", "warehouse", "Newark DC"),
+    ("STORE-NYC", "store", "Soho store"),
+    ("WH-DE", "warehouse", "Leipzig DC"),
+    ("3PL-UK", "3pl", "Midlands 3PL"),
+]
+# Units received per location; the bottle runs short on purpose (backorders to look at).
+STOCK = {"WH-NJ": 60, "STORE-NYC": 25, "WH-DE": 40, "3PL-UK": 30}
+SHORT_SKU = "BOTTLE-750"
 
 
 def cents(value: Decimal) -> Decimal:
@@ -471,7 +490,8 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
     for username, role in (("finance", "finance"), ("ops", "operations"), ("admin", "admin")):
         user_create(username=username, role=role, password=DEMO_PASSWORD)
         report["users"].append(username)
-    for n, (code, source, currency, entity) in enumerate(CHANNELS):
+    _seed_stock(now)
+    for n, (code, source, currency, entity, feeding) in enumerate(CHANNELS):
         channel = Channel.objects.filter(code=code).first()
         if channel is None:
             channel, token = channel_create(
@@ -482,6 +502,13 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
                 secret=f"demo-secret-{code}",
             )
             report["channels"][code] = token
+            allocation_set(
+                channel=channel,
+                locations=feeding,
+                safety_stock=2,
+                share_percent=Decimal(50) if source == "amazon" else None,
+                reservation_ttl_minutes=60 * 24 if source == "amazon" else None,
+            )
         if Order.objects.filter(channel=channel).exists():
             continue
         for i in range(orders_per_channel):
@@ -497,8 +524,41 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
                 report["rejected"] += 1
                 continue
             report["orders"] += 1
-            _fulfil(rng, outcome.order_id, placed, i)
+            _fulfil(rng, outcome.order_id, placed, feeding[0])
+    availability_refresh_all(now=now)
     return report
+
+
+def _seed_stock(now: datetime) -> None:
+    for code, kind, name in LOCATIONS:
+        location_upsert(code=code, kind=kind, name=name)
+    for sku, name, price in CATALOG:
+        item_upsert(
+            sku=sku, description=name, unit_cost=cents(price * Decimal("0.38")), cost_currency="USD"
+        )
+    item_upsert(
+        sku="GIFTSET-TEE-MUG",
+        description="Gift set: tee and mug",
+        components={"TSHIRT-BLK-M": 1, "MUG-WHT": 1},
+    )
+    received = now - timedelta(days=40)
+    stock_events_apply(
+        events=[
+            EventInput(
+                f"demo-receipt-{code}-{sku}",
+                "demo-wms",
+                "receipt",
+                sku,
+                code,
+                8 if sku == SHORT_SKU else units,
+                received,
+                reference="PO-DEMO-1",
+            )
+            for code, units in STOCK.items()
+            for sku, _, _ in CATALOG
+        ],
+        now=received,
+    )
 
 
 def _break_on_purpose(source: str, payload: dict[str, Any]) -> None:
@@ -513,35 +573,35 @@ def _break_on_purpose(source: str, payload: dict[str, Any]) -> None:
         payload["line_items"][0]["quantity"] = "-1"
 
 
-def _fulfil(rng: random.Random, order_id: int, placed: datetime, i: int) -> None:
+def _fulfil(rng: random.Random, order_id: int, placed: datetime, location: str) -> None:
+    """Ship, part-ship or cancel like a real month would; an order still waiting for stock
+    (a backorder) stays open, and ships from where its units are reserved."""
     order = Order.objects.prefetch_related("lines").get(pk=order_id)
     lines = list(order.lines.all())
+    held = Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+    if (held.aggregate(n=Sum("quantity"))["n"] or 0) < sum(line.quantity for line in lines):
+        return
+    location = held.values_list("location__code", flat=True).first() or location
     roll = rng.random()
-    if order.channel.source == "pos":
+    shipped_at = placed if order.channel.source == "pos" else placed + timedelta(days=1)
+    everything = [LineRequest(quantity=line.quantity, line_id=line.pk) for line in lines]
+    if order.channel.source == "pos" or roll < 0.55:
         shipment_create(
             order_id=order_id,
-            location="STORE-NYC",
-            shipped_at=placed,
-            lines=[LineRequest(quantity=line.quantity, line_id=line.pk) for line in lines],
-            now=placed,
-        )
-    elif roll < 0.55:
-        shipment_create(
-            order_id=order_id,
-            location="WH-NJ",
-            tracking=f"1Z{order_id:010d}",
-            shipped_at=placed + timedelta(days=1),
+            location=location,
+            shipped_at=shipped_at,
+            tracking="" if order.channel.source == "pos" else f"1Z{order_id:010d}",
             external_id=f"SHP-{order_id}",
-            lines=[LineRequest(quantity=line.quantity, line_id=line.pk) for line in lines],
-            now=placed + timedelta(days=1),
+            lines=everything,
+            now=shipped_at,
         )
     elif roll < 0.7 and lines[0].quantity > 1:
         shipment_create(
             order_id=order_id,
-            location="WH-NJ",
-            shipped_at=placed + timedelta(days=1),
+            location=location,
+            shipped_at=shipped_at,
             lines=[LineRequest(quantity=1, line_id=lines[0].pk)],
-            now=placed + timedelta(days=1),
+            now=shipped_at,
         )
     elif roll < 0.78:
         order_cancel(

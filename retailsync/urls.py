@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from inventory import api as inventory_api
+from inventory import views as inventory_views
 from orders import api as orders_api
 from orders import views as orders_views
 
@@ -69,5 +70,8 @@ urlpatterns = [
     path("exceptions/<int:pk>/close", views.exception_close_form, name="exception-close"),
     path("trace/<str:correlation_id>/", views.trace_page, name="trace-page"),
     path("orders/", orders_views.order_list, name="order-list-page"),
+    path("stock/", inventory_views.stock, name="stock-page"),
+    path("stock/<str:sku>/", inventory_views.item_ledger, name="item-ledger"),
+    path("availability/", inventory_views.availability, name="availability-page"),
     path("orders/<int:pk>/", orders_views.order_detail, name="order-detail-page"),
 ]

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from import_export import fields, resources
+from import_export.admin import ImportExportModelAdmin
+from import_export.widgets import ForeignKeyWidget
+
+from retailsync.admin import ReadOnlyAdmin
+from retailsync.models import LegalEntity
+
+from .models import (
+    BundleComponent,
+    ChannelAllocation,
+    ChannelItemRule,
+    ChannelLocation,
+    Item,
+    Location,
+    Position,
+    Reservation,
+    StockEvent,
+    StockMovement,
+    WebhookDelivery,
+)
+
+
+class ItemResource(resources.ModelResource):
+    """The SKU master as CSV or XLSX: sku, description, unit_cost, cost_currency."""
+
+    class Meta:
+        model = Item
+        import_id_fields = ["sku"]
+        fields = ["sku", "description", "unit_cost", "cost_currency", "is_active"]
+        skip_unchanged = True
+        report_skipped = False
+
+
+class LocationResource(resources.ModelResource):
+    legal_entity = fields.Field(
+        attribute="legal_entity",
+        column_name="legal_entity",
+        widget=ForeignKeyWidget(LegalEntity, field="code"),
+    )
+
+    class Meta:
+        model = Location
+        import_id_fields = ["code"]
+        fields = ["code", "kind", "name", "legal_entity", "is_active"]
+        skip_unchanged = True
+
+
+class ComponentInline(admin.TabularInline):
+    model = BundleComponent
+    fk_name = "bundle"
+    extra = 0
+    autocomplete_fields = ["component"]
+
+
+@admin.register(Item)
+class ItemAdmin(ImportExportModelAdmin):
+    resource_classes = [ItemResource]
+    list_display = ["sku", "description", "unit_cost", "cost_currency", "is_active"]
+    search_fields = ["sku", "description"]
+    list_filter = ["is_active"]
+    inlines = [ComponentInline]
+
+
+@admin.register(Location)
+class LocationAdmin(ImportExportModelAdmin):
+    resource_classes = [LocationResource]
+    list_display = ["code", "kind", "name", "legal_entity", "is_active"]
+    search_fields = ["code", "name"]
+    list_filter = ["kind", "is_active"]
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    """Positions change only through stock events and order events, so history explains them."""
+
+    list_display = [
+        "item",
+        "location",
+        "on_hand",
+        "reserved",
+        "in_transit",
+        "damaged",
+        "quality_hold",
+        "available",
+        "updated_at",
+    ]
+    list_filter = ["location"]
+    search_fields = ["item__sku"]
+    list_select_related = ["item", "location"]
+
+    @admin.display(description="available")
+    def available(self, obj: Position) -> int:
+        return obj.available
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = [
+        "recorded_at",
+        "item",
+        "location",
+        "reason",
+        "on_hand",
+        "reserved",
+        "in_transit",
+        "damaged",
+        "quality_hold",
+        "reference_type",
+        "reference_id",
+    ]
+    list_filter = ["reason", "location"]
+    search_fields = ["item__sku", "=correlation_id", "=reference_id", "=source_event_id"]
+    list_select_related = ["item", "location"]
+
+
+@admin.register(StockEvent)
+class StockEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "received_at",
+        "source",
+        "event_id",
+        "type",
+        "item",
+        "location",
+        "quantity",
+        "occurred_at",
+    ]
+    list_filter = ["type", "source"]
+    search_fields = ["=event_id", "item__sku", "=correlation_id"]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = ["order", "item", "location", "quantity", "requested", "status", "expires_at"]
+    list_filter = ["status", "location"]
+    search_fields = ["item__sku", "=order__external_id"]
+
+
+class ChannelLocationInline(admin.TabularInline):
+    model = ChannelLocation
+    extra = 0
+
+
+class ChannelItemRuleInline(admin.TabularInline):
+    model = ChannelItemRule
+    extra = 0
+    autocomplete_fields = ["item"]
+
+
+@admin.register(ChannelAllocation)
+class ChannelAllocationAdmin(admin.ModelAdmin):
+    list_display = [
+        "channel",
+        "safety_stock",
+        "share_percent",
+        "cap",
+        "allow_split",
+        "reservation_ttl_minutes",
+        "webhook_url",
+    ]
+    inlines = [ChannelLocationInline, ChannelItemRuleInline]
+
+    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        from .availability import availability_refresh_all
+
+        availability_refresh_all()
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "channel",
+        "url",
+        "status",
+        "attempts",
+        "response_code",
+        "delivered_at",
+    ]
+    list_filter = ["status", "channel"]
