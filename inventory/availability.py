@@ -113,14 +113,28 @@ def availability_refresh(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
         if item_ids is None:
-            dirty = list(AvailabilityDirty.objects.values_list("item_id", flat=True))
-            AvailabilityDirty.objects.filter(item_id__in=dirty).delete()
-            targets: list[int] | None = dirty
+            targets: list[int] | None = _claim_dirty()
         else:
             targets = list(item_ids)
         if targets is not None and not targets:
             return 0
         return _refresh(targets, now)
+
+
+def _claim_dirty() -> list[int]:
+    """Take the marks, in item order (as writers lock them), waiting for writers still holding
+    one: the positions read after this see their committed stock."""
+    if connection.vendor != "postgresql":
+        items = list(AvailabilityDirty.objects.values_list("item_id", flat=True))
+        AvailabilityDirty.objects.filter(item_id__in=items).delete()
+        return items
+    table = AvailabilityDirty._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE item_id IN "  # noqa: S608
+            f"(SELECT item_id FROM {table} ORDER BY item_id FOR UPDATE) RETURNING item_id"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def availability_refresh_all(*, now: datetime | None = None) -> int:

@@ -80,4 +80,5 @@ def test_dispatching_an_event_again_does_not_run_a_subscriber_twice(subscriber, 
     # One receipt per subscriber (inventory reserves on order.accepted too), none repeated.
     assert EventReceipt.objects.filter(event=event, subscriber=subscriber).count() == 1
     assert EventReceipt.objects.filter(event=event).count() == len(
-        events.subscribers_for("order.accepted"))
+        events.subscribers_for("order.accepted")
+    )
