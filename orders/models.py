@@ -94,11 +94,17 @@ class OrderLine(models.Model):
     is_gift_card = models.BooleanField(default=False)
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_cancelled = models.PositiveIntegerField(default=0)
+    # Units on open or completed returns: never more than shipped (the database holds it).
+    quantity_returned = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_returned__lte=F("quantity_shipped")),
+                name="orderline_never_returns_more_than_shipped",
+            ),
             models.CheckConstraint(
                 condition=Q(quantity_shipped__lte=F("quantity") - F("quantity_cancelled")),
                 name="orderline_never_ships_more_than_ordered",

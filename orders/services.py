@@ -308,12 +308,13 @@ def orders_ingest(
     headers: Mapping[str, str],
     message: InboundMessage | None = None,
     now: datetime | None = None,
+    source: str = "",
 ) -> list[IngestOutcome]:
     """Adapt, validate and save channel payloads, set-based: one transaction, bulk inserts for
     new orders, the careful one-by-one path only for updates and races."""
     now = now or timezone.now()
     correlation_id = message.correlation_id if message else ensure_correlation_id()
-    adapter = adapters.adapter_for(channel.source)
+    adapter = adapters.adapter_for(source or channel.source)
     outcomes: dict[int, IngestOutcome] = {}
     prepared: list[_Prepared] = []
     for index, payload in enumerate(payloads):
@@ -496,6 +497,7 @@ _ORDER_FIELDS = (
 )
 _LINE_FIELDS = (
     "order",
+    "quantity_returned",
     "quantity_shipped",
     "quantity_cancelled",
     "position",
@@ -551,7 +553,8 @@ def _orders_insert(
         (
             (
                 order_id,
-                0,
+                0,  # returned
+                0,  # shipped
                 p.order.lines[pos].quantity if p.order.cancelled else 0,
                 *_line_values(p.order, pos).values(),
             )

@@ -43,6 +43,12 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ["source", "is_active", "legal_entity"]
     search_fields = ["code", "name"]
 
+    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        from .auth import tokens_forget
+
+        tokens_forget()  # other processes catch up within TOKEN_CACHE_SECONDS
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ReadOnlyAdmin):

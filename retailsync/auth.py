@@ -51,6 +51,11 @@ TOKEN_CACHE_SECONDS = 10.0
 _token_cache: dict[str, tuple[float, ApiToken]] = {}
 
 
+def tokens_forget() -> None:
+    """Drop remembered lookups: after a channel or token changes, it applies at once here."""
+    _token_cache.clear()
+
+
 def _active_token(token: str) -> ApiToken | None:
     digest = token_digest(token)
     now = time.monotonic()

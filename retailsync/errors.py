@@ -67,18 +67,24 @@ def error_body(errors: list[dict[str, str]]) -> dict[str, Any]:
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
-    """DRF's nested serializer errors to a flat list with dotted field paths."""
+    """DRF's nested serializer errors to a flat list with paths like `lines[0].quantity`."""
     if isinstance(detail, dict):
         out: list[dict[str, str]] = []
         for key, value in detail.items():
-            name = "" if key in {"non_field_errors", "detail"} else str(key)
-            out += _flatten(value, f"{prefix}.{name}".strip(".") if name else prefix)
+            if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+                path = f"{prefix}[{key}]"
+            elif key in {"non_field_errors", "detail"}:
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            out += _flatten(value, path)
         return out
     if isinstance(detail, list):
         out = []
         for index, value in enumerate(detail):
-            if isinstance(value, dict | list) and not all(isinstance(v, str) for v in value):
-                out += _flatten(value, f"{prefix}[{index}]")
+            if isinstance(value, dict | list):
+                if value:
+                    out += _flatten(value, f"{prefix}[{index}]")
             else:
                 out += _flatten(value, prefix)
         return out

@@ -7,6 +7,7 @@ from inventory import api as inventory_api
 from inventory import views as inventory_views
 from orders import api as orders_api
 from orders import views as orders_views
+from returns import api as returns_api
 
 from . import api, views
 
@@ -44,6 +45,21 @@ api_v1 = [
         inventory_api.AvailabilityFeedApi.as_view(),
         name="channel-availability",
     ),
+    path(
+        "channels/<slug:code>/refunds",
+        returns_api.ChannelRefundApi.as_view(),
+        name="channel-refund",
+    ),
+    path("returns/", returns_api.ReturnListCreateApi.as_view(), name="return-list"),
+    path("returns/<int:pk>", returns_api.ReturnDetailApi.as_view(), name="return-detail"),
+    *[
+        path(
+            f"returns/<int:pk>/{action}",
+            returns_api.ReturnTransitionApi.as_view(action=action),
+            name=f"return-{action}",
+        )
+        for action in ("authorize", "receive", "inspect", "refund", "close", "reject", "cancel")
+    ],
     path("exceptions/", api.ExceptionListApi.as_view(), name="exception-list"),
     path(
         "exceptions/<int:pk>/resolve",

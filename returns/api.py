@@ -1,0 +1,342 @@
+"""Return endpoints (API.md): open a return, then one endpoint per transition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.adapters.base import MalformedPayload
+from orders.api import ERRORS, amount
+from orders.services import parse_json
+from retailsync.auth import channel_authenticate, role_required
+from retailsync.errors import DomainError, FieldError, Malformed
+from retailsync.services import exception_raise, inbound_message_finish, inbound_message_store
+
+from . import services
+from .adapters.refunds import PARSERS
+from .models import Return, ReturnLine
+
+Operations = role_required("operations")
+Finance = role_required("finance")
+Staff = role_required("operations", "finance")
+
+
+class ReturnOutput(serializers.ModelSerializer):
+    lines = serializers.SerializerMethodField()
+    refund = serializers.SerializerMethodField()
+    timeline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Return
+        fields = [
+            "id",
+            "order",
+            "status",
+            "currency",
+            "lines",
+            "refund",
+            "exchange_order",
+            "external_id",
+            "created_at",
+            "updated_at",
+            "correlation_id",
+            "timeline",
+        ]
+
+    def get_lines(self, ret: Return) -> list[dict[str, Any]]:
+        c = ret.currency
+        return [
+            {
+                "id": line.pk,
+                "line_id": line.order_line_id,
+                "sku": line.order_line.sku,
+                "quantity": line.quantity,
+                "reason": line.reason,
+                "comment": line.comment,
+                "received": line.received,
+                "restocked": line.restocked,
+                "damaged": line.damaged,
+                "quality_hold": line.held,
+                "scrapped": line.scrapped,
+                "missing": line.missing,
+                "replacement_sku": line.replacement_sku,
+                "amount": amount(line.amount, c),
+                "tax": amount(line.tax, c),
+                "restocking_fee": amount(line.restocking_fee, c),
+            }
+            for line in ret.lines.all()
+        ]
+
+    def get_refund(self, ret: Return) -> dict[str, Any]:
+        c = ret.currency
+        return {
+            "amount": amount(ret.refund_amount, c),
+            "tax": amount(ret.refund_tax, c),
+            "shipping": amount(ret.refund_shipping, c),
+            "restocking_fee": amount(ret.restocking_fee, c),
+            "method": ret.refund_method,
+            "provisional": ret.refund_provisional,
+            "tax_reversals": [
+                {"jurisdiction": r.jurisdiction, "amount": amount(r.amount, c)}
+                for r in ret.tax_reversals.all()
+            ],
+            "payments": [
+                {
+                    "method": p.method,
+                    "gateway": p.gateway,
+                    "amount": amount(p.amount, c),
+                    "psp_refund_id": p.psp_refund_id,
+                    "status": p.status,
+                }
+                for p in ret.refunds.all()
+            ],
+        }
+
+    def get_timeline(self, ret: Return) -> list[dict[str, Any]]:
+        return [
+            {
+                "from": t.from_status,
+                "to": t.to_status,
+                "by": t.actor_name,
+                "at": t.at,
+                "note": t.note,
+                "correlation_id": t.correlation_id,
+            }
+            for t in ret.transitions.order_by("at", "pk")
+        ]
+
+
+def returns_with_details() -> QuerySet[Return]:
+    return Return.objects.prefetch_related(
+        Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line").order_by("pk")),
+        "tax_reversals",
+        "refunds",
+    )
+
+
+class LineRef(serializers.Serializer):
+    line_id = serializers.IntegerField(required=False)
+    sku = serializers.CharField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("line_id" in attrs) == ("sku" in attrs):
+            raise serializers.ValidationError("give either sku or line_id")
+        return attrs
+
+
+class LineInput(LineRef):
+    quantity = serializers.IntegerField()
+    reason = serializers.CharField(max_length=40, required=False, default="")
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    replacement_sku = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DispositionInput(LineRef):
+    restock = serializers.IntegerField(required=False, default=0, min_value=0)
+    damaged = serializers.IntegerField(required=False, default=0, min_value=0)
+    quality_hold = serializers.IntegerField(required=False, default=0, min_value=0)
+    scrap = serializers.IntegerField(required=False, default=0, min_value=0)
+    missing = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+class ReturnListCreateApi(generics.ListAPIView):
+    serializer_class = ReturnOutput
+
+    def get_permissions(self) -> list[Any]:
+        return [Staff()]
+
+    class ReturnInput(serializers.Serializer):
+        order = serializers.IntegerField()
+        lines = LineInput(many=True, allow_empty=False)
+        refund_method = serializers.ChoiceField(
+            choices=Return.Method.values, default=Return.Method.ORIGINAL
+        )
+
+    def get_queryset(self) -> QuerySet[Return]:
+        qs = returns_with_details().order_by("-created_at")
+        if status := self.request.query_params.get("status"):
+            qs = qs.filter(status=status)
+        return qs
+
+    @extend_schema(request=ReturnInput, responses={201: ReturnOutput, 400: ERRORS, 422: ERRORS})
+    def post(self, request: Request) -> Response:
+        data = self.ReturnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        missing = [
+            FieldError(f"lines[{i}].reason", "is required")
+            for i, line in enumerate(v["lines"])
+            if not line["reason"]
+        ]
+        if missing:
+            raise Malformed(missing)
+        ret = services.return_request(
+            order_id=v["order"],
+            actor=request.user,
+            refund_method=v["refund_method"],
+            lines=[
+                services.LineInput(
+                    quantity=x["quantity"],
+                    reason=x["reason"],
+                    line_id=x.get("line_id"),
+                    sku=x.get("sku", ""),
+                    comment=x["comment"],
+                    replacement_sku=x["replacement_sku"],
+                )
+                for x in v["lines"]
+            ],
+        )
+        return Response(ReturnOutput(returns_with_details().get(pk=ret.pk)).data, status=201)
+
+
+class ReturnDetailApi(generics.RetrieveAPIView):
+    serializer_class = ReturnOutput
+    permission_classes = [Staff]
+
+    def get_queryset(self) -> QuerySet[Return]:
+        return returns_with_details()
+
+
+class TransitionInput(serializers.Serializer):
+    location = serializers.CharField(required=False, default="")
+    lines = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        default=list,
+        help_text="receive: {sku|line_id, quantity}; inspect: "
+        "{sku|line_id, restock, damaged, quality_hold, scrap, missing}",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    method = serializers.ChoiceField(choices=Return.Method.values, required=False, default="")
+    psp_refund_id = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReturnTransitionApi(APIView):
+    """POST returns/{id}/{authorize,receive,inspect,refund,close,reject,cancel}."""
+
+    action = ""
+    permission_classes = [Staff]
+    # Finance approves refunds; operations receive and inspect goods.
+    ROLES = {"refund": Finance, "close": Finance, "receive": Operations, "inspect": Operations}
+
+    def get_permissions(self) -> list[Any]:
+        return [self.ROLES.get(self.action, Staff)()]
+
+    @extend_schema(
+        request=TransitionInput,
+        responses={200: ReturnOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = TransitionInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        v, user = data.validated_data, request.user
+        shape = DispositionInput if self.action == "inspect" else LineInput
+        rows = shape(data=v["lines"], many=True)
+        if self.action in ("receive", "inspect") and not rows.is_valid():
+            raise ValidationError({"lines": rows.errors})
+        lines = rows.validated_data if self.action in ("receive", "inspect") else []
+        if self.action in ("receive", "inspect") and not v["location"]:
+            raise Malformed("where the goods are: a location code", field="location")
+        match self.action:
+            case "authorize":
+                services.return_authorize(return_id=pk, actor=user)
+            case "reject":
+                services.return_reject(return_id=pk, actor=user, note=v["note"])
+            case "cancel":
+                services.return_cancel(return_id=pk, actor=user, note=v["note"])
+            case "receive":
+                services.return_receive(
+                    return_id=pk,
+                    actor=user,
+                    location=v["location"],
+                    lines=[
+                        services.ReceiptLine(x["quantity"], x.get("line_id"), x.get("sku", ""))
+                        for x in lines
+                    ],
+                )
+            case "inspect":
+                services.return_inspect(
+                    return_id=pk,
+                    actor=user,
+                    location=v["location"],
+                    lines=[
+                        services.Disposition(
+                            x["restock"],
+                            x["damaged"],
+                            x["quality_hold"],
+                            x["scrap"],
+                            x["missing"],
+                            x.get("line_id"),
+                            x.get("sku", ""),
+                        )
+                        for x in lines
+                    ],
+                )
+            case "refund":
+                services.return_refund(
+                    return_id=pk, actor=user, method=v["method"], psp_refund_id=v["psp_refund_id"]
+                )
+            case "close":
+                services.return_close(return_id=pk, actor=user)
+        return Response(ReturnOutput(returns_with_details().get(pk=pk)).data)
+
+
+class ChannelRefundApi(APIView):
+    """A refund the channel made (Shopify `refunds/create`, or canonical JSON): linked to its
+    return or opening one, once per refund id. The raw body is kept like every delivery."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Token realm="channel"'
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={201: ReturnOutput, 200: ReturnOutput, 400: ERRORS, 401: ERRORS, 422: ERRORS},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        channel = channel_authenticate(request._request, code)
+        parse = PARSERS.get(channel.source)
+        if parse is None:
+            raise Malformed(f"{channel.source} channels do not report refunds here")
+        message = inbound_message_store(
+            channel=channel,
+            kind="refund",
+            body=request._request.body,
+            headers=request.headers,
+            correlation_id=request._request.correlation_id,  # type: ignore[attr-defined]
+        )
+        try:
+            refund = parse(parse_json(request._request.body))
+            ret, created = services.channel_refund_record(channel_code=channel.code, refund=refund)
+        except (MalformedPayload, DomainError) as exc:
+            errors = exc.errors if isinstance(exc, MalformedPayload | DomainError) else []
+            inbound_message_finish(message, status="rejected", errors=[e.as_dict() for e in errors])
+            exception_raise(
+                kind="refund_rejected",
+                reason="; ".join(e.message for e in errors)[:2000],
+                details={"errors": [e.as_dict() for e in errors]},
+                object_type="inbound_message",
+                object_id=message.pk,
+                object_label=f"{channel.code} refund message {message.pk}",
+                channel=channel,
+                correlation_id=message.correlation_id,
+            )
+            if isinstance(exc, MalformedPayload):
+                raise Malformed(exc.errors) from None
+            raise
+        inbound_message_finish(
+            message, status="processed" if created else "duplicate", result={"return": ret.pk}
+        )
+        return Response(
+            ReturnOutput(returns_with_details().get(pk=ret.pk)).data, status=201 if created else 200
+        )
