@@ -145,6 +145,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
 }
 
 # --- Celery -------------------------------------------------------------------------------

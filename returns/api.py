@@ -157,7 +157,7 @@ class ReturnListCreateApi(generics.ListAPIView):
         order = serializers.IntegerField()
         lines = LineInput(many=True, allow_empty=False)
         refund_method = serializers.ChoiceField(
-            choices=Return.Method.values, default=Return.Method.ORIGINAL
+            choices=Return.Method.choices, default=Return.Method.ORIGINAL
         )
 
     def get_queryset(self) -> QuerySet[Return]:
@@ -215,7 +215,7 @@ class TransitionInput(serializers.Serializer):
         "{sku|line_id, restock, damaged, quality_hold, scrap, missing}",
     )
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    method = serializers.ChoiceField(choices=Return.Method.values, required=False, default="")
+    method = serializers.ChoiceField(choices=Return.Method.choices, required=False, default="")
     psp_refund_id = serializers.CharField(required=False, allow_blank=True, default="")
 
 
