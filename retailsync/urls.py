@@ -8,6 +8,7 @@ from inventory import views as inventory_views
 from orders import api as orders_api
 from orders import views as orders_views
 from returns import api as returns_api
+from returns import views as returns_views
 
 from . import api, views
 
@@ -89,5 +90,8 @@ urlpatterns = [
     path("stock/", inventory_views.stock, name="stock-page"),
     path("stock/<str:sku>/", inventory_views.item_ledger, name="item-ledger"),
     path("availability/", inventory_views.availability, name="availability-page"),
+    path("returns/", returns_views.return_queue, name="return-queue"),
+    path("returns/<int:pk>/", returns_views.return_detail, name="return-detail-page"),
+    path("returns/<int:pk>/<str:action>", returns_views.return_act, name="return-act"),
     path("orders/<int:pk>/", orders_views.order_detail, name="order-detail-page"),
 ]
