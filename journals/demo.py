@@ -33,6 +33,18 @@ from retailsync.correlation import new_correlation_id, set_correlation_id
 from retailsync.models import Channel
 from retailsync.money import allocate
 from retailsync.services import channel_create, inbound_message_store, user_create
+from returns.models import Return
+from returns.services import (
+    Disposition,
+    return_authorize,
+    return_close,
+    return_inspect,
+    return_receive,
+    return_refund,
+    return_reject,
+    return_request,
+)
+from returns.services import LineInput as ReturnLineInput
 
 CENT = Decimal("0.01")
 DEMO_PASSWORD = "demo-pass-2026"
@@ -525,6 +537,7 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
                 continue
             report["orders"] += 1
             _fulfil(rng, outcome.order_id, placed, feeding[0])
+    _seed_returns(rng, now)
     availability_refresh_all(now=now)
     return report
 
@@ -559,6 +572,63 @@ def _seed_stock(now: datetime) -> None:
         ],
         now=received,
     )
+
+
+def _seed_returns(rng: random.Random, now: datetime) -> None:
+    """A handful of returns at every stage, from shipped orders of the last weeks."""
+    if Return.objects.exists():
+        return
+    shipped = list(
+        Order.objects.filter(
+            status=Order.Status.SHIPPED, channel__source__in=["shopify", "magento", "canonical"]
+        ).order_by("placed_at")[:8]
+    )
+    stages = [
+        "requested",
+        "authorized",
+        "received",
+        "inspected",
+        "refunded",
+        "closed",
+        "closed",
+        "rejected",
+    ]
+    for order, stage in zip(shipped, stages, strict=False):
+        line = order.lines.order_by("pk").first()
+        assert line is not None
+        when = max(order.placed_at + timedelta(days=3), now - timedelta(days=25))
+        location = (
+            Reservation.objects.filter(order=order).values_list("location__code", flat=True).first()
+            or "WH-NJ"
+        )
+        ret = return_request(
+            order_id=order.pk,
+            now=when,
+            lines=[
+                ReturnLineInput(
+                    1, rng.choice(["too_small", "changed_mind", "damaged"]), line_id=line.pk
+                )
+            ],
+        )
+        if stage == "rejected":
+            return_reject(return_id=ret.pk, note="worn and washed", now=when)
+            continue
+        steps = stages.index(stage)
+        if steps >= 1:
+            return_authorize(return_id=ret.pk, now=when)
+        if steps >= 2:
+            return_receive(return_id=ret.pk, location=location, now=when + timedelta(days=4))
+        if steps >= 3:
+            return_inspect(
+                return_id=ret.pk,
+                location=location,
+                now=when + timedelta(days=5),
+                lines=[Disposition(restock=1, line_id=ret.lines.get().pk)],
+            )
+        if steps >= 4:
+            return_refund(return_id=ret.pk, now=when + timedelta(days=5))
+        if steps >= 5:
+            return_close(return_id=ret.pk, now=when + timedelta(days=6))
 
 
 def _break_on_purpose(source: str, payload: dict[str, Any]) -> None:
