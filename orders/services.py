@@ -12,12 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
-from retailsync.db import insert_returning
+from retailsync.db import insert_new, insert_returning
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
 from retailsync.events import NewEvent, events_record
 from retailsync.models import Channel, ExceptionItem, InboundMessage
@@ -326,31 +326,25 @@ def orders_ingest(
 
     events: list[NewEvent] = []
     with transaction.atomic(savepoint=False):
-        known = set(
-            Order.objects.filter(
-                channel=channel, external_id__in={p.order.external_id for p in prepared}
-            ).values_list("external_id", flat=True)
-        )
+        # Every first mention is tried as new; what exists already (or arrives concurrently) is
+        # skipped by the insert itself and taken one by one: a redelivery, or an update.
         fresh: list[_Prepared] = []
         one_by_one: list[_Prepared] = []
+        seen: set[str] = set()
         for item in prepared:
-            if item.order.external_id in known:
+            (one_by_one if item.order.external_id in seen else fresh).append(item)
+            seen.add(item.order.external_id)
+        for item, saved in zip(
+            fresh, _orders_insert(channel, fresh, message, correlation_id, now), strict=True
+        ):
+            if saved is None:
                 one_by_one.append(item)
-            else:
-                fresh.append(item)
-                known.add(item.order.external_id)
-        try:
-            with transaction.atomic():
-                created = _orders_insert(channel, fresh, message, correlation_id, now)
-        except IntegrityError:
-            # A concurrent delivery saved one of these first: take them one at a time.
-            created, one_by_one = [], sorted(fresh + one_by_one, key=lambda p: p.index)
-        for item, saved in zip(fresh, created, strict=False):
+                continue
             outcomes[item.index] = IngestOutcome(
                 item.index, CREATED, saved.order_id, order_status=saved.status
             )
             events += _accepted_events(channel, saved, item.order)
-        for item in one_by_one:
+        for item in sorted(one_by_one, key=lambda p: p.index):
             outcome, more = _order_upsert(channel, item, message, correlation_id, now)
             outcomes[item.index] = outcome
             events += more
@@ -520,14 +514,15 @@ def _orders_insert(
     message: InboundMessage | None,
     correlation_id: str,
     now: datetime,
-) -> list[_Saved]:
-    """New orders with everything they carry, in one statement per table for the whole set."""
+) -> list[_Saved | None]:
+    """New orders with everything they carry, in one statement per table for the whole set;
+    None for an order that exists already (its external id is taken)."""
     if not items:
         return []
     statuses = [
         Order.Status.CANCELLED if p.order.cancelled else Order.Status.ACCEPTED for p in items
     ]
-    order_ids = insert_returning(
+    new_ids = insert_new(
         Order,
         _ORDER_FIELDS,
         (
@@ -546,7 +541,17 @@ def _orders_insert(
             )
             for p, status in zip(items, statuses, strict=True)
         ),
+        unique=("channel", "external_id"),
+        key="external_id",
     )
+    inserted = [
+        (p, status)
+        for p, status in zip(items, statuses, strict=True)
+        if p.order.external_id in new_ids
+    ]
+    items_all, items = items, [p for p, _ in inserted]
+    statuses = [status for _, status in inserted]
+    order_ids = [new_ids[p.order.external_id] for p in items]
     line_ids = insert_returning(
         OrderLine,
         _LINE_FIELDS,
@@ -570,7 +575,8 @@ def _orders_insert(
     _details_insert(
         [(sv.order_id, p.order, sv.line_ids) for sv, p in zip(saved, items, strict=True)]
     )
-    return saved
+    by_external = {p.order.external_id: sv for sv, p in zip(saved, items, strict=True)}
+    return [by_external.get(p.order.external_id) for p in items_all]
 
 
 def _details_insert(entries: Sequence[tuple[int, CanonicalOrder, list[int]]]) -> None:
@@ -742,17 +748,13 @@ def _order_upsert(
         .first()
     )
     if order is None:
-        try:
-            with transaction.atomic():
-                [saved] = _orders_insert(channel, [item], message, correlation_id, now)
+        [saved] = _orders_insert(channel, [item], message, correlation_id, now)
+        if saved is not None:
             return IngestOutcome(
                 item.index, CREATED, saved.order_id, order_status=saved.status
             ), _accepted_events(channel, saved, c)
-        except IntegrityError:
-            # Saved by a concurrent delivery between our look and our insert: it exists now.
-            order = Order.objects.select_for_update().get(
-                channel=channel, external_id=c.external_id
-            )
+        # Saved by a concurrent delivery between our look and our insert: it exists now.
+        order = Order.objects.select_for_update().get(channel=channel, external_id=c.external_id)
     if order.content_hash == item.content_hash:
         return IngestOutcome(item.index, DUPLICATE, order.pk, order_status=order.status), []
     if (

@@ -34,41 +34,54 @@ CHUNK_ROWS = 100
 @dataclass(frozen=True, slots=True)
 class _Statement:
     converters: list[Callable[[Any], Any] | None]
-    sql: str  # PostgreSQL: the whole statement; elsewhere: INSERT … (cols) with {values} to fill
+    head: str  # INSERT INTO t (columns)
+    arrays: str  # SELECT * FROM unnest(%s::type[], …)
+    tail: str  # ON CONFLICT … RETURNING …
     width: int
 
 
-_statements: dict[tuple[str, type[models.Model], tuple[str, ...]], _Statement] = {}
+_statements: dict[tuple[Any, ...], _Statement] = {}
+# Up to this many rows go as VALUES (short text, cached by psycopg, cheapest for the server);
+# more go as arrays, whose text stays the same however many rows there are.
+VALUES_ROWS = 20
 
 
-def _statement(model: type[models.Model], fields: Sequence[str]) -> _Statement:
-    key = (connection.vendor, model, tuple(fields))
+def _statement(
+    model: type[models.Model],
+    fields: Sequence[str],
+    skip_conflicts: Sequence[str],
+    returning: tuple[str, ...],
+) -> _Statement:
+    key = (connection.vendor, model, tuple(fields), tuple(skip_conflicts), returning)
     found = _statements.get(key)
     if found is None:
         opts = model._meta
         columns: list[Any] = [opts.get_field(name) for name in fields]
         qn = connection.ops.quote_name
-        head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in columns)}) "
-        tail = f" RETURNING {qn(opts.pk.column)}"
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
-            sql = f"{head}SELECT * FROM unnest({arrays}){tail}"  # noqa: S608
-        else:
-            sql = head + "VALUES {values}" + tail
-        found = _statements[key] = _Statement([_converter(f) for f in columns], sql, len(columns))
+
+        def names(field_names: Sequence[str]) -> str:
+            return ", ".join(qn(opts.get_field(f).column) for f in field_names)  # type: ignore[union-attr,arg-type]
+
+        conflict = f" ON CONFLICT ({names(skip_conflicts)}) DO NOTHING" if skip_conflicts else ""
+        types = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
+        found = _statements[key] = _Statement(
+            converters=[_converter(f) for f in columns],
+            head=f"INSERT INTO {qn(opts.db_table)} ({names(fields)}) ",
+            arrays=f"SELECT * FROM unnest({types})",  # noqa: S608
+            tail=f"{conflict} RETURNING {names(returning)}",
+            width=len(columns),
+        )
     return found
 
 
-def insert_returning(
-    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> list[int]:
-    """Insert rows (values in `fields` order, foreign keys as ids); the new ids, in row order.
-
-    On PostgreSQL the rows travel as one array per column through `unnest`: the statement text is
-    short and the same every time, so psycopg parses it once, where a VALUES list of thousands of
-    placeholders was parsed anew (and cost more CPU than the insert itself).
-    """
-    statement = _statement(model, fields)
+def _insert(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    skip_conflicts: Sequence[str],
+    returning: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
+    statement = _statement(model, fields, skip_conflicts, returning)
     converted = [
         [
             value if convert is None or value is None else convert(value)
@@ -76,19 +89,52 @@ def insert_returning(
         ]
         for row in rows
     ]
+    out: list[tuple[Any, ...]] = []
     if not converted:
-        return []
+        return out
+    one = "(" + ", ".join(["%s"] * statement.width) + ")"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(statement.sql, [list(c) for c in zip(*converted, strict=True)])
-            return [row[0] for row in cursor.fetchall()]
-        ids: list[int] = []
-        one = "(" + ", ".join(["%s"] * statement.width) + ")"
+        if connection.vendor == "postgresql" and len(converted) > VALUES_ROWS:
+            cursor.execute(
+                statement.head + statement.arrays + statement.tail,
+                [list(c) for c in zip(*converted, strict=True)],
+            )
+            return [tuple(row) for row in cursor.fetchall()]
         for start in range(0, len(converted), CHUNK_ROWS):
             chunk = converted[start : start + CHUNK_ROWS]
             cursor.execute(
-                statement.sql.format(values=", ".join([one] * len(chunk))),
+                statement.head + "VALUES " + ", ".join([one] * len(chunk)) + statement.tail,
                 [value for row in chunk for value in row],
             )
-            ids.extend(row[0] for row in cursor.fetchall())
-        return ids
+            out.extend(tuple(row) for row in cursor.fetchall())
+    return out
+
+
+def insert_returning(
+    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> list[int]:
+    """Insert rows (values in `fields` order, foreign keys as ids); the new ids, in row order.
+
+    Many rows travel as one array per column through `unnest` (PostgreSQL): the statement text
+    is short and the same every time, so psycopg parses it once, where a VALUES list of
+    thousands of placeholders was parsed anew and cost more CPU than the insert itself.
+    """
+    return [row[0] for row in _insert(model, fields, rows, (), (model._meta.pk.name,))]
+
+
+def insert_new(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    unique: Sequence[str],
+    key: str,
+) -> dict[Any, int]:
+    """Insert the rows whose `unique` columns are not taken yet; {key value: new id} for those.
+
+    A row taken by a transaction still in flight waits for it, then is skipped: no error, no
+    savepoint, no look beforehand.
+    """
+    return {
+        row[1]: row[0] for row in _insert(model, fields, rows, unique, (model._meta.pk.name, key))
+    }
