@@ -759,6 +759,8 @@ def _refund(
         "shipping": shipping,
         "restocking_fee": fee,
         "exchange_credit": credit,
+        # A dearer replacement: what the customer still owes on the exchange order.
+        "exchange_due": max(credit - total, ZERO),
         "method": ret.refund_method,
         "provisional": provisional,
     }
@@ -878,7 +880,8 @@ def _exchange_order(ret: Return, now: datetime) -> None:
 def _exchange_credit(ret: Return) -> Decimal:
     if not ret.exchange_order_id:
         return ZERO
-    return Order.objects.filter(pk=ret.exchange_order_id).values_list("total", flat=True).get()
+    total = Order.objects.filter(pk=ret.exchange_order_id).values_list("total", flat=True).get()
+    return quantize(total, ret.currency)
 
 
 # --- refunds the channel reports (Shopify refunds/create) -----------------------------------

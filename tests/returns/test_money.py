@@ -13,7 +13,7 @@ from django.db import connection
 
 from orders.models import Order, OrderLine
 from retailsync.errors import DomainError
-from retailsync.models import ExceptionItem, InboundMessage
+from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
 from returns.models import Return, ReturnPolicy
 from returns.services import LineInput, return_request
 from tests.returns.conftest import shipped_order
@@ -110,6 +110,8 @@ def test_an_exchange_becomes_a_new_order_and_the_credit_pays_for_it(shop):
     # replacement costs 80.00 at the same list price: nothing to refund, 1.88 still due.
     assert body["refund"]["amount"] == "0.00"
     assert body["exchange_order"] == exchange.pk
+    refunded = DomainEvent.objects.get(name="return.refunded").payload
+    assert (refunded["exchange_credit"], refunded["exchange_due"]) == ("80.00", "1.88")
 
 
 SHOPIFY_REFUND = {
