@@ -14,10 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
+from retailsync.db import insert_returning, update_rows, values_of
 from retailsync.errors import BusinessRuleViolation, FieldError
 from retailsync.events import event_record
 from retailsync.models import Channel, LegalEntity
@@ -173,14 +174,25 @@ def positions_locked(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], 
     wanted = set(pairs)
     if not wanted:
         return {}
-    Position.objects.bulk_create(
-        [Position(item_id=i, location_id=loc) for i, loc in sorted(wanted)], ignore_conflicts=True
-    )
-    condition = Q()
-    for item_id, location_id in wanted:
-        condition |= Q(item_id=item_id, location_id=location_id)
-    rows = Position.objects.select_for_update().filter(condition).order_by("pk")
-    return {(p.item_id, p.location_id): p for p in rows}
+
+    def lock(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Position]:
+        # Items × locations may take a few rows more than asked: a short, fixed statement.
+        rows = (
+            Position.objects.select_for_update()
+            .filter(item_id__in={i for i, _ in pairs}, location_id__in={loc for _, loc in pairs})
+            .order_by("pk")
+        )
+        return {(p.item_id, p.location_id): p for p in rows}
+
+    found = lock(wanted)
+    missing = wanted - found.keys()
+    if missing:
+        Position.objects.bulk_create(
+            [Position(item_id=i, location_id=loc) for i, loc in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found |= lock(missing)
+    return found
 
 
 @dataclass
@@ -234,11 +246,33 @@ class Ledger:
     def save(self) -> None:
         if not self.touched:
             return
-        Position.objects.bulk_update(
-            list(self.touched.values()), [*QUANTITY_FIELDS, "updated_at", "last_count_at"]
+        update_rows(
+            Position,
+            [*QUANTITY_FIELDS, "updated_at", "last_count_at"],
+            sorted(self.touched.values(), key=lambda p: p.pk),
         )
-        StockMovement.objects.bulk_create(self.movements)
+        insert_returning(
+            StockMovement,
+            _MOVEMENT_FIELDS,
+            (values_of(m, _MOVEMENT_FIELDS) for m in self.movements),
+        )
         mark_dirty({p.item_id for p in self.touched.values()})
+
+
+_MOVEMENT_FIELDS = (
+    "item",
+    "location",
+    "reason",
+    *QUANTITY_FIELDS,
+    "event",
+    "source",
+    "source_event_id",
+    "reference_type",
+    "reference_id",
+    "occurred_at",
+    "recorded_at",
+    "correlation_id",
+)
 
 
 def mark_dirty(item_ids: Iterable[int]) -> None:
@@ -294,6 +328,11 @@ def _resolve(events: Sequence[EventInput]) -> tuple[dict[str, Item], dict[str, L
     items = {i.sku: i for i in Item.objects.filter(sku__in={e.sku for e in events})}
     codes = {e.location for e in events} | {e.to_location for e in events if e.to_location}
     locations = {loc.code: loc for loc in Location.objects.filter(code__in=codes)}
+    bundles = set(
+        BundleComponent.objects.filter(bundle__in=items.values()).values_list(
+            "bundle_id", flat=True
+        )
+    )
     problems: list[FieldError] = []
     for i, e in enumerate(events):
         path = f"events[{i}]" if len(events) > 1 else ""
@@ -302,7 +341,7 @@ def _resolve(events: Sequence[EventInput]) -> tuple[dict[str, Item], dict[str, L
             problems.append(FieldError(f"{prefix}type", f"unknown event type {e.type!r}"))
         if e.sku not in items:
             problems.append(FieldError(f"{prefix}sku", f"unknown SKU {e.sku!r}"))
-        elif items[e.sku].components.exists():
+        elif items[e.sku].pk in bundles:
             problems.append(
                 FieldError(f"{prefix}sku", "a bundle has no stock of its own; send its components")
             )
@@ -381,10 +420,13 @@ def _events_apply(
 ) -> EventsResult:
     with transaction.atomic():
         keys = {(e.source, e.event_id) for e in events}
-        condition = Q()
-        for source, event_id in keys:
-            condition |= Q(source=source, event_id=event_id)
-        seen = set(StockEvent.objects.filter(condition).values_list("source", "event_id"))
+        seen = {
+            key
+            for key in StockEvent.objects.filter(
+                source__in={s for s, _ in keys}, event_id__in={i for _, i in keys}
+            ).values_list("source", "event_id")
+            if key in keys
+        }
         fresh: list[tuple[int, EventInput]] = []
         for index, e in enumerate(events):
             if (e.source, e.event_id) not in seen:
@@ -392,7 +434,7 @@ def _events_apply(
                 fresh.append((index, e))
         if not fresh:
             return EventsResult(applied=0, duplicates=len(events))
-        rows = StockEvent.objects.bulk_create(
+        rows = _events_insert(
             [
                 StockEvent(
                     source=e.source,
@@ -442,6 +484,32 @@ def _events_apply(
             correlation_id=correlation_id,
         )
     return EventsResult(applied=len(fresh), duplicates=len(events) - len(fresh))
+
+
+_EVENT_FIELDS = (
+    "source",
+    "event_id",
+    "type",
+    "item",
+    "location",
+    "to_location",
+    "quantity",
+    "occurred_at",
+    "reference",
+    "received_at",
+    "correlation_id",
+)
+
+
+def _events_insert(rows: list[StockEvent]) -> list[StockEvent]:
+    ids = insert_returning(
+        StockEvent,
+        _EVENT_FIELDS,
+        (values_of(r, _EVENT_FIELDS) for r in rows),
+    )
+    for row, pk in zip(rows, ids, strict=True):
+        row.pk = pk
+    return rows
 
 
 def _event_apply(

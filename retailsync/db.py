@@ -138,3 +138,39 @@ def insert_new(
     return {
         row[1]: row[0] for row in _insert(model, fields, rows, unique, (model._meta.pk.name, key))
     }
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], objs: Sequence[Any]) -> None:
+    """Write these fields of these saved instances in one statement.
+
+    `bulk_update` compiles a CASE WHEN branch per row and field; on PostgreSQL the new values go
+    as arrays instead (`UPDATE … FROM unnest(…)`), a statement whose text does not grow.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, fields)
+        return
+    opts = model._meta
+    columns: list[Any] = [opts.get_field(name) for name in fields]
+    qn = connection.ops.quote_name
+    pk = opts.pk
+    assert pk is not None
+    types = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *columns])
+    aliases = ", ".join(["pk_", *[f"v{i}" for i in range(len(columns))]])
+    sets = ", ".join(f"{qn(f.column)} = v.v{i}" for i, f in enumerate(columns))
+    sql = (
+        f"UPDATE {qn(opts.db_table)} SET {sets} FROM unnest({types}) AS v({aliases}) "  # noqa: S608
+        f"WHERE {qn(opts.db_table)}.{qn(pk.column)} = v.pk_"
+    )
+    values = [[obj.pk for obj in objs]] + [
+        [getattr(obj, f.attname) for obj in objs] for f in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+
+
+def values_of(obj: models.Model, fields: Sequence[str]) -> list[Any]:
+    """An unsaved instance's values for `insert_returning` (foreign keys as ids)."""
+    meta: Any = obj._meta
+    return [getattr(obj, meta.get_field(name).attname) for name in fields]

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .correlation import ensure_correlation_id, set_correlation_id
-from .db import insert_returning
+from .db import insert_returning, values_of
 from .models import DomainEvent, EventReceipt
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> li
         for e in events
     ]
     ids = insert_returning(
-        DomainEvent, _EVENT_FIELDS, ([getattr(row, name) for name in _EVENT_FIELDS] for row in rows)
+        DomainEvent, _EVENT_FIELDS, (values_of(row, _EVENT_FIELDS) for row in rows)
     )
     for row, pk in zip(rows, ids, strict=True):
         row.pk = pk

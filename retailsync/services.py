@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .auth import token_issue
 from .correlation import ensure_correlation_id
-from .db import insert_returning
+from .db import insert_returning, values_of
 from .errors import BusinessRuleViolation, Conflict
 from .models import Channel, ExceptionItem, InboundMessage, LegalEntity
 from .money import is_currency
@@ -153,7 +153,7 @@ def inbound_message_store(
     )
     # The hot path of every delivery: one plain INSERT, no ORM compilation.
     [message.pk] = insert_returning(
-        InboundMessage, _MESSAGE_FIELDS, [[getattr(message, f.attname) for f in _message_fields()]]
+        InboundMessage, _MESSAGE_FIELDS, [values_of(message, _MESSAGE_FIELDS)]
     )
     return message
 
@@ -174,10 +174,6 @@ _MESSAGE_FIELDS = (
     "result",
     "attempts",
 )
-
-
-def _message_fields() -> list[Any]:
-    return [InboundMessage._meta.get_field(name) for name in _MESSAGE_FIELDS]
 
 
 def inbound_message_finish(
