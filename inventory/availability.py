@@ -122,19 +122,11 @@ def availability_refresh(
 
 
 def _claim_dirty() -> list[int]:
-    """Take the marks, in item order (as writers lock them), waiting for writers still holding
-    one: the positions read after this see their committed stock."""
-    if connection.vendor != "postgresql":
-        items = list(AvailabilityDirty.objects.values_list("item_id", flat=True))
-        AvailabilityDirty.objects.filter(item_id__in=items).delete()
-        return items
-    table = AvailabilityDirty._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE item_id IN "  # noqa: S608
-            f"(SELECT item_id FROM {table} ORDER BY item_id FOR UPDATE) RETURNING item_id"
-        )
-        return [row[0] for row in cursor.fetchall()]
+    """Take the committed marks; the positions read after this include their stock. A mark
+    still in flight is not visible yet and stays for the next refresh."""
+    marks = list(AvailabilityDirty.objects.values_list("pk", "item_id"))
+    AvailabilityDirty.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
+    return sorted({item_id for _, item_id in marks})
 
 
 def availability_refresh_all(*, now: datetime | None = None) -> int:

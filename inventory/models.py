@@ -294,10 +294,15 @@ class WebhookDelivery(models.Model):
 
 
 class AvailabilityDirty(models.Model):
-    """Items whose channel figures must be recomputed: written with the stock change, drained by
-    one refresh at a time, so the feed's versions follow commit order."""
+    """An item whose channel figures must be recomputed, written with the stock change and
+    drained by one refresh at a time, so the feed's versions follow commit order.
 
-    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    Append-only, a row per change: writers never contend for a shared mark (a hot SKU would
+    serialize on it), and a refresh can only take marks that are committed, so a change still in
+    flight keeps its own mark for the next refresh instead of losing it.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_index=False)
     marked_at = models.DateTimeField(default=timezone.now)
 
 

@@ -276,19 +276,12 @@ _MOVEMENT_FIELDS = (
 
 
 def mark_dirty(item_ids: Iterable[int]) -> None:
-    """Ask for the availability refresh of these items once the transaction commits.
-
-    The marks are upserted (not skipped when present) and in item order: the row stays locked
-    by this transaction, so a refresh that claims it waits for our commit and then reads our
-    stock, instead of clearing the mark with the old figures.
-    """
+    """Ask for the availability refresh of these items once the transaction commits."""
     now = timezone.now()
-    rows = [AvailabilityDirty(item_id=i, marked_at=now) for i in sorted(set(item_ids))]
-    if not rows:
+    items = sorted(set(item_ids))
+    if not items:
         return
-    AvailabilityDirty.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["item"], update_fields=["marked_at"]
-    )
+    insert_returning(AvailabilityDirty, ("item", "marked_at"), ((i, now) for i in items))
     transaction.on_commit(_enqueue_refresh)
 
 
