@@ -15,11 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
+from retailsync.db import insert_returning, values_of
 from retailsync.services import exception_raise
 
 from .models import BundleComponent, ChannelAllocation, Item, Location, Position, Reservation
 from .rules import Quantities
-from .services import Ledger, positions_locked
+from .services import Ledger, mark_dirty, positions_locked
 
 # Channel statuses of orders not yet paid: their reservations expire (allocation TTL).
 UNPAID = frozenset({"Pending", "pending", "authorized", "on-hold", "pending_payment"})
@@ -80,8 +81,11 @@ def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) ->
     expires_at = _expiry(payload, now)
     made: list[Reservation] = []
     with transaction.atomic():
+        # Everything that needs no lock comes first: the lock on a popular SKU's position is
+        # held from here to commit, and every other order for it waits that long.
+        mark_dirty({n.item_id for n in needs})
         positions = positions_locked({(n.item_id, loc) for n in needs for loc in location_ids})
-        ledger = Ledger(correlation_id, now)
+        ledger = Ledger(correlation_id, now, marked=True)
         short: list[tuple[Need, int]] = []
         for need in needs:
             remaining = need.quantity
@@ -120,7 +124,11 @@ def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) ->
             if remaining:
                 short.append((need, remaining))
         ledger.save()
-        Reservation.objects.bulk_create(made)
+        ids = insert_returning(
+            Reservation, _RESERVATION_FIELDS, (values_of(r, _RESERVATION_FIELDS) for r in made)
+        )
+        for reservation, pk in zip(made, ids, strict=True):
+            reservation.pk = pk
         for need, missing in short:
             exception_raise(
                 kind="backorder",
@@ -153,6 +161,20 @@ def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) ->
                 now=now,
             )
     return made
+
+
+_RESERVATION_FIELDS = (
+    "order",
+    "order_line",
+    "item",
+    "location",
+    "quantity",
+    "requested",
+    "status",
+    "expires_at",
+    "created_at",
+    "correlation_id",
+)
 
 
 def _expiry(payload: Mapping[str, Any], now: datetime) -> datetime | None:

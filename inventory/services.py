@@ -201,6 +201,7 @@ class Ledger:
 
     correlation_id: str
     now: datetime
+    marked: bool = False  # the caller marked the items for the refresh already
 
     def __post_init__(self) -> None:
         self.movements: list[StockMovement] = []
@@ -256,7 +257,8 @@ class Ledger:
             _MOVEMENT_FIELDS,
             (values_of(m, _MOVEMENT_FIELDS) for m in self.movements),
         )
-        mark_dirty({p.item_id for p in self.touched.values()})
+        if not self.marked:
+            mark_dirty({p.item_id for p in self.touched.values()})
 
 
 _MOVEMENT_FIELDS = (
