@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -53,23 +53,31 @@ class Rule:
     share_percent: Decimal | None
     cap: int | None
 
-    def figure(self, item_id: int, pool: int) -> tuple[int, str]:
-        """The channel's figure for an item and how it was shaped, in words."""
+    def figure(self, item_id: int, pool: int) -> int:
+        """The channel's figure for an item: integer arithmetic only, it runs for every item."""
+        return self._shape(item_id, pool, None)
+
+    def describe(self, item_id: int, pool: int) -> str:
+        """How the figure was shaped, in words (written only for figures that changed)."""
+        steps = [f"pool {pool} at {'+'.join(self.location_codes) or 'no locations'}"]
+        value = self._shape(item_id, pool, steps)
+        return " ".join(steps) + f" = {value}"
+
+    def _shape(self, item_id: int, pool: int, steps: list[str] | None) -> int:
         safety = self.item_safety.get(item_id, self.safety_stock)
         value = pool - safety
-        steps = [f"pool {pool} at {'+'.join(self.location_codes) or 'no locations'}"]
-        if safety:
+        if steps is not None and safety:
             steps.append(f"− safety {safety}{' (item)' if item_id in self.item_safety else ''}")
         if self.share_percent is not None:
-            value = int(
-                (Decimal(max(value, 0)) * self.share_percent / 100).to_integral_value(ROUND_FLOOR)
-            )
-            steps.append(f"× {self.share_percent.normalize():f}%")
+            # floor(value × share / 100), exactly, with the share in hundredths of a percent
+            value = max(value, 0) * int(self.share_percent * 100) // 10_000
+            if steps is not None:
+                steps.append(f"× {self.share_percent.normalize():f}%")
         if self.cap is not None and value > self.cap:
             value = self.cap
-            steps.append(f"cap {self.cap}")
-        value = max(value, 0)
-        return value, " ".join(steps) + f" = {value}"
+            if steps is not None:
+                steps.append(f"cap {self.cap}")
+        return max(value, 0)
 
 
 def rules_all() -> list[Rule]:
@@ -171,9 +179,11 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
     for rule in rules:
         for item_id in all_items:
             pool = _pool(item_id, rule, pools, bundles)
-            value, words = rule.figure(item_id, pool)
+            value = rule.figure(item_id, pool)
             if current.get((rule.channel_id, item_id)) != value:
-                changed.append((rule.channel_id, item_id, value, pool, words[:300]))
+                changed.append(
+                    (rule.channel_id, item_id, value, pool, rule.describe(item_id, pool)[:300])
+                )
     for start in range(0, len(changed), CHUNK):
         chunk = changed[start : start + CHUNK]
         keys = {(c, i) for c, i, *_ in chunk}
