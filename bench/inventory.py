@@ -2,55 +2,62 @@
 measured in the same run, on a freshly created PostgreSQL database.
 
   1. stock events   POST /api/v1/inventory/events through gunicorn (started as bench/ingest.py
-                    does), batches of 500 receipts, signed adjustments and reservations over
-                    many SKUs at three locations. Target >= 2,000 events/s. Baseline: the echo
-                    endpoint of bench/urls.py fed the same 500-event bodies (middleware, DRF and
-                    JSON parsing, no database), as events/s. Also reported, for comparison: the
-                    in-process rate of `inventory.services.stock_events_apply` (one client, no
-                    HTTP, no request validation).
+                    does), batches of 500 receipts, signed adjustments and reservations at random
+                    positions of 5,000 SKUs x 3 locations, over 4 keep-alive connections.
+                    Target >= 2,000 events/s. Baseline: bench/urls.py's echo endpoint fed the
+                    same 500-event bodies (middleware, DRF, JSON parsing, no database), counted
+                    in events/s. For comparison, the rate of `stock_events_apply` called in this
+                    process by one client (no HTTP, no request validation).
   2. hot SKU        16 client threads, each with its own database connection, call
                     `inventory.reservations.order_reserve` (the `order.accepted` handler) for
-                    disjoint sets of real single-unit orders of ONE SKU that has half as many
-                    units as orders, so it runs out half way. Target: >= 50 % of the rate of a
-                    bare `UPDATE t SET qty = qty - 1 WHERE id = 1 AND qty > 0` by the same 16
-                    clients (own psycopg connections, autocommit), run first on a scratch table
-                    whose counter, like the SKU, runs out half way.
+                    disjoint sets of 4,000 real single-unit orders (ingested in-process through
+                    `orders.services.orders_ingest`) of ONE SKU with 2,000 units at WH1, so it
+                    runs out half way. Target: >= 50 % of the rate of a bare
+                    `UPDATE t SET qty = qty - 1 WHERE id = 1 AND qty > 0` by 16 client threads
+                    (own psycopg connections, autocommit), measured first on a scratch table
+                    whose counter, like the SKU, runs out half way. Every client first reserves
+                    one warm-up order of another SKU, untimed. The same pair is then run with one
+                    spawned process per client (no shared GIL), for comparison.
   3. availability   `inventory.availability.availability_refresh_all()` for 50,000 SKUs x 3
-                    channels (positions at 2-3 of 3 locations; safety stock, item safety stock,
-                    a share and a cap), from empty and again after 10 % of positions changed.
-                    Target <= 10 s each.
+                    channels (133,333 positions at 2-3 of 3 locations, set up with COPY;
+                    safety stock, item safety stock, a 50 % share and a cap of 20), timed from
+                    empty and again after 10 % of positions changed. Target <= 10 s each.
 
-Correctness is checked after every flow and any failure exits 1: every event answer, positions
-equal to a model of the events sent and to the sum of their ledger movements, a redelivered
-batch counted as duplicates, a batch with one impossible event refused whole; for the hot SKU 0
-oversells (reserved <= on hand at every position, active reservations == position.reserved ==
-min(on hand, requested)), 0 negative availability anywhere, one backorder exception for exactly
-each order that got nothing; every channel figure equal to an independent SQL computation, and
-the second refresh rewriting exactly the figures that changed. A missed target prints FAIL and
-leaves the exit status alone; setup failures exit 2.
+Correctness, checked after each flow; any failure exits 1: every answer of the API; positions of
+the event SKUs equal to a model of the events sent and to the sum of their ledger movements; a
+redelivered batch counted as 500 duplicates; a batch with one impossible event refused whole
+(422). For each hot SKU: no oversell (reserved + damaged + held <= on hand at every position,
+active reservations == position.reserved == ledger == min(on hand, requested)), no negative
+availability at any position, one backorder exception for exactly each order that got nothing.
+Every channel figure equal to the same rules computed by one SQL statement, and the second
+refresh rewriting exactly the figures that changed. A missed target prints FAIL and leaves the
+exit status alone; setup failures exit 2.
 
-A diagnosis follows the table: statements per reservation by kind, the time the hot position's
-row lock is held and how much of it is spent in PostgreSQL, with 1 and with 16 clients
-(instrumented runs on SKUs of their own, not the timed one); statements per event batch and
-the cost of the request validation. `--profile` adds cProfile listings.
+After the table: CPU per unit by role (as bench/ingest.py), each refresh's time by statement
+kind, and a diagnosis of `order_reserve` from instrumented runs (1 and 16 clients, on SKUs of
+their own): statements per call on the reserving and the backordering path, how long the hot
+position's row lock is waited for and held, and what fills the hold; and one event batch's
+statements and the cost of the API's request validation. `--profile N` adds cProfile listings
+(N functions each) of stock_events_apply, parse_events, order_reserve and a refresh.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/retailsync_bench \
     CELERY_BROKER_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/inventory.py [--quick]
 
-Like bench/ingest.py it always works in `retailsync_bench` (dropped and recreated, whatever
-DATABASE_URL names) and a Celery queue of its own that no worker consumes (dropped after the
-run): availability refresh and event dispatch tasks are enqueued but never run. Figures are
-saved as JSON in bench/results/inventory-<timestamp>.json.
+About 3 minutes on 2 cores (--quick: under a minute). Like bench/ingest.py it always works in
+`retailsync_bench` (dropped and recreated, whatever DATABASE_URL names) and a Celery queue of its
+own that no worker consumes (dropped after the run): availability refresh and event dispatch
+tasks are enqueued but never run. Results: bench/results/inventory-<timestamp>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
+import multiprocessing
 import os
 import platform
+import queue
 import random
 import signal
 import statistics
@@ -68,7 +75,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import (  # noqa: E402  (needs the project root on sys.path)
+from bench.ingest import (
     CELERY_QUEUE,
     DEFAULT_BROKER_URL,
     ECHO_PATH,
@@ -91,7 +98,7 @@ from bench.ingest import (  # noqa: E402  (needs the project root on sys.path)
     run_phase,
     status_problems,
 )
-from bench.profile_ingest import profile, statement_kind  # noqa: E402
+from bench.profile_ingest import profile, statement_kind
 
 TARGET_EVENTS = 2000.0  # events/s through the API
 TARGET_HOT_RATIO = 0.50  # of the bare UPDATE's rate
@@ -167,14 +174,14 @@ class Row:
 
 def print_table(rows: Sequence[Row]) -> None:
     head = (
-        f"{'flow':<40}{'count':>8} {'unit':<11}{'seconds':>8}{'rate/s':>10}{'ratio':>7}  "
+        f"{'flow':<42}{'count':>8} {'unit':<10}{'seconds':>8}{'rate/s':>10}{'ratio':>7}  "
         f"{'target':<26}result"
     )
     print(f"\n{head}\n{'-' * len(head)}")
     for r in rows:
         ratio = "" if r.ratio is None else f"{r.ratio:.3f}"
         print(
-            f"{r.flow:<40}{r.count:>8} {r.unit:<11}{r.seconds:>8.2f}{r.rate:>10.1f}{ratio:>7}  "
+            f"{r.flow:<42}{r.count:>8} {r.unit:<10}{r.seconds:>8.2f}{r.rate:>10.1f}{ratio:>7}  "
             f"{r.target:<26}{r.verdict}"
         )
 
@@ -333,7 +340,7 @@ def events_state_problems(url: str, model: StockModel) -> list[str]:
         stored = conn.execute(
             "SELECT count(*) FROM inventory_stockevent WHERE source = %s", [EVENT_SOURCE]
         ).fetchone()
-    found = {(sku, loc): row for sku, loc, *row in rows}
+    found = {(sku, loc): tuple(row) for sku, loc, *row in rows}
     wrong = [
         f"{key}: {found.get(key)} not on hand {model.on_hand[key]}, reserved {model.reserved[key]}"
         for key in model.on_hand
@@ -410,7 +417,9 @@ def events_flow(
         warm_echo = phase("warm-up echo", [echo_request] * (2 * config.workers))
         warm_events = phase("warm-up events", warm_requests)
         echo = phase("echo", [echo_request] * sizes.echo_batches)
-        print(f"  echo:      {echo.requests * EVENT_BATCH / echo.seconds:7.0f} events/s", flush=True)
+        print(
+            f"  echo:      {echo.requests * EVENT_BATCH / echo.seconds:7.0f} events/s", flush=True
+        )
         applied = phase("events", http_requests)
         rate = len(http) * EVENT_BATCH / applied.seconds
         print(f"  HTTP:      {rate:7.0f} events/s", flush=True)
@@ -419,12 +428,8 @@ def events_flow(
         refused_batch = model.mixed_batches("refused", 1)[0]
         model.sent -= len(refused_batch)  # none of it may be stored
         for e in refused_batch:
-            if e["type"] == "receipt":
-                model.on_hand[(e["sku"], e["location"])] -= e["quantity"]
-            elif e["type"] == "adjustment":
-                model.on_hand[(e["sku"], e["location"])] -= e["quantity"]
-            else:
-                model.reserved[(e["sku"], e["location"])] -= e["quantity"]
+            moved = model.reserved if e["type"] == "reservation" else model.on_hand
+            moved[(e["sku"], e["location"])] -= e["quantity"]
         refused_batch[-1] = {**refused_batch[-1], "type": "reservation", "quantity": 10**6}
         refused = run_phase(
             "refused", [http_post(port, EVENTS_PATH, encode(refused_batch), token)], port, pid, 1
@@ -506,8 +511,11 @@ def run_clients(
     finish: Callable[[Any], None],
 ) -> Concurrent:
     """Each client thread prepares (connects) before the clock starts, then runs its own
-    operations back to back; the clock stops when the last one is done."""
+    operations back to back; the clock stops when the last one is done. Clients finish
+    (close their connections) only after the CPU time is read: a database backend that has
+    exited takes its CPU time with it."""
     ready = threading.Barrier(clients + 1)
+    finished = threading.Barrier(clients + 1)
     go = threading.Event()
     per_client: list[list[tuple[float, float, Any]]] = [[] for _ in range(clients)]
     errors: list[str] = []
@@ -531,6 +539,8 @@ def run_clients(
             errors.append(f"client {n}: {exc!r}")
             ready.abort()
         finally:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                finished.wait()
             finish(state)
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
@@ -542,35 +552,129 @@ def run_clients(
     client_before = time.process_time()
     clock[0] = began = time.perf_counter()
     go.set()
-    for t in threads:
-        t.join()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        finished.wait()
     seconds = time.perf_counter() - began
     client_cpu = time.process_time() - client_before
     cpu = cpu_spent(cpu_before, cpu_sample(None), client_cpu, seconds)
+    for t in threads:
+        t.join()
     ops = sorted(op for done in per_client for op in done)
     return Concurrent(seconds=seconds, cpu=cpu, ops=ops, errors=errors)
 
 
-def bare_update_flow(url: str, clients: int, operations: int, units: int) -> Concurrent:
+BARE_UPDATE = f"UPDATE {SCRATCH_TABLE} SET qty = qty - 1 WHERE id = 1 AND qty > 0"
+
+
+def client_setup(spec: tuple[Any, ...]) -> tuple[list[Callable[[], Any]], Callable[[], None]]:
+    """One client's connection and operations, made in the thread or process that runs them:
+    ("bare", url, count) decrements the scratch counter; ("reserve", payloads, warm-up
+    payloads) reserves orders (each operation's result is the units it got), after reserving
+    the warm-up orders untimed (connection, statements, the Celery producer)."""
+    if spec[0] == "bare":
+        _, url, count = spec
+        conn = psycopg.connect(url, autocommit=True)
+        conn.execute("SELECT 1")
+        return [lambda: conn.execute(BARE_UPDATE).rowcount] * count, conn.close
+    from django.db import connection
+
+    from inventory.reservations import order_reserve
+
+    _, payloads, warm = spec
+    for payload in warm:
+        order_reserve(payload=payload)
+    operations = [lambda p=p: sum(r.quantity for r in order_reserve(payload=p)) for p in payloads]
+    return operations, connection.close
+
+
+def run_threads(specs: Sequence[tuple[Any, ...]]) -> Concurrent:
+    def prepare(n: int) -> tuple[list[Callable[[], Any]], Callable[[], None]]:
+        return client_setup(specs[n])
+
+    def finish(state: tuple[Any, Callable[[], None]] | None) -> None:
+        if state is not None:
+            state[1]()
+
+    return run_clients(len(specs), prepare, lambda _n, state: state[0], finish)
+
+
+def _process_client(spec: tuple[Any, ...], ready: Any, go: Any, out: Any, release: Any) -> None:
+    """A client in a process of its own (spawned: Django is set up afresh). It stays until
+    released, so that its CPU time can be read."""
+    done: list[tuple[float, float, Any]] = []
+    errors: list[str] = []
+    try:
+        if spec[0] == "reserve":
+            import django
+
+            django.setup()
+        operations, finish = client_setup(spec)
+    except Exception as exc:
+        ready.abort()
+        out.put(([], [f"client setup: {exc!r}"]))
+        release.wait(60)
+        return
+    try:
+        ready.wait()
+        go.wait()
+        for op in operations:
+            began = time.perf_counter()
+            result = op()
+            done.append((began, time.perf_counter(), result))
+    except Exception as exc:
+        errors.append(repr(exc))
+    out.put((done, errors))
+    release.wait(60)
+    finish()
+
+
+def run_processes(specs: Sequence[tuple[Any, ...]]) -> Concurrent:
+    """Like run_threads, one spawned process per client (no shared GIL). CPU of the client
+    processes counts as "client"; the clock runs from the start to the last operation's end
+    (CLOCK_MONOTONIC, the same in every process)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, go, out, release = ctx.Barrier(len(specs) + 1), ctx.Event(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_process_client, args=(s, ready, go, out, release)) for s in specs]
+    for proc in procs:
+        proc.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        ready.wait(timeout=300)
+    cpu_before = cpu_sample(os.getpid())  # this process and its children: "server"
+    began = time.perf_counter()
+    go.set()
+    results: list[tuple[list[Any], list[str]]] = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            # Clients exit only once released: an exit now is a crash, and nothing will come.
+            if any(proc.exitcode is not None for proc in procs):
+                release.set()
+                raise RuntimeError("a client process died during the run") from None
+    cpu_after = cpu_sample(os.getpid())
+    release.set()
+    for proc in procs:
+        proc.join()
+    ops = sorted((b - began, e - began, r) for done, _ in results for b, e, r in done)
+    seconds = max((e for _, e, _ in ops), default=time.perf_counter() - began)
+    cpu = cpu_spent(cpu_before, cpu_after, 0.0, seconds)
+    cpu["client"], cpu["server"] = cpu["server"], 0.0
+    return Concurrent(
+        seconds=seconds, cpu=cpu, ops=ops, errors=[e for _, errs in results for e in errs]
+    )
+
+
+def bare_update_flow(
+    url: str, clients: int, operations: int, units: int, processes: bool = False
+) -> Concurrent:
     """`UPDATE … SET qty = qty - 1 WHERE id = 1 AND qty > 0` by `clients` autocommit
-    connections, `operations` in all, on a counter that starts at `units`."""
+    connections, `operations` in all, on a fresh scratch counter that starts at `units`."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
         conn.execute(f"CREATE TABLE {SCRATCH_TABLE} (id int PRIMARY KEY, qty int NOT NULL)")
         conn.execute(f"INSERT INTO {SCRATCH_TABLE} VALUES (1, %s)", [units])
-    per_client = operations // clients
-    statement = f"UPDATE {SCRATCH_TABLE} SET qty = qty - 1 WHERE id = 1 AND qty > 0"
-
-    def operations_of(_n: int, conn: psycopg.Connection) -> list[Callable[[], int]]:
-        return [lambda: conn.execute(statement).rowcount] * per_client
-
-    def finish(conn: psycopg.Connection | None) -> None:
-        if conn is not None:
-            conn.close()
-
-    run = run_clients(
-        clients, lambda _n: psycopg.connect(url, autocommit=True), operations_of, finish
-    )
+    specs = [("bare", url, operations // clients)] * clients
+    run = run_processes(specs) if processes else run_threads(specs)
     with psycopg.connect(url, autocommit=True) as conn:
         left = conn.execute(f"SELECT qty FROM {SCRATCH_TABLE}").fetchone()
         conn.execute(f"DROP TABLE {SCRATCH_TABLE}")
@@ -593,7 +697,9 @@ def hot_orders(sku: str, on_hand: int, orders: int, channel_code: str) -> list[d
     stamp = datetime.fromisoformat(OCCURRED_AT)
     if on_hand:
         stock_events_apply(
-            events=[EventInput(f"stock-{sku}", "bench", "receipt", sku, HOT_LOCATION, on_hand, stamp)]
+            events=[
+                EventInput(f"stock-{sku}", "bench", "receipt", sku, HOT_LOCATION, on_hand, stamp)
+            ]
         )
     channel = Channel.objects.filter(code=channel_code).first()
     if channel is None:
@@ -644,69 +750,120 @@ def hot_orders(sku: str, on_hand: int, orders: int, channel_code: str) -> list[d
     return payloads
 
 
+Entry = tuple[str, float, float, float]  # statement kind, start, end, thread CPU time at the end
+
+
 @dataclass(slots=True)
 class Statements:
-    """One reservation's statements as (kind, began, ended), COMMIT included."""
+    """One reservation: its statements as (kind, began, ended, this thread's CPU time at the
+    end), COMMIT included; its start and end, and the thread's CPU time then."""
 
     began: float
     ended: float
-    log: list[tuple[str, float, float]]
+    cpu_began: float
+    cpu_ended: float
+    log: list[Entry]
 
 
 def reserve_clients(
-    payloads: Sequence[dict[str, Any]], clients: int, instrument: bool = False
+    payloads: Sequence[dict[str, Any]],
+    warm: Sequence[dict[str, Any]],
+    clients: int,
+    processes: bool = False,
 ) -> Concurrent:
-    """`clients` threads, each with its own Django connection, reserve disjoint orders.
-    Instrumented: each operation's result is its Statements instead of the units reserved."""
+    """`clients` threads (or processes), each with its own database connection, reserve
+    disjoint sets of the orders (each first reserves its share of `warm`, untimed); each
+    operation's result is the units it got."""
+    from django.db import connection
+
+    connection.close()  # no connection of this thread's may be shared or forked
+    specs = [("reserve", payloads[n::clients], warm[n::clients]) for n in range(clients)]
+    return run_processes(specs) if processes else run_threads(specs)
+
+
+def statements_logged() -> tuple[list[Entry], Callable[[], None]]:
+    """Log every statement of this thread's Django connection as (kind, start, end), COMMIT
+    included (Django runs it outside cursors); returns the log and a function that stops."""
+    from django.db import connection
+
+    log: list[Entry] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = statement_kind(sql) + (" FOR UPDATE" if "FOR UPDATE" in sql else "")
+            log.append((kind, began, time.perf_counter(), time.thread_time()))
+
+    commit = connection._commit
+
+    def timed_commit() -> None:
+        began = time.perf_counter()
+        try:
+            commit()
+        finally:
+            log.append(("COMMIT", began, time.perf_counter(), time.thread_time()))
+
+    def stop() -> None:
+        connection.execute_wrappers.remove(wrapper)
+        del connection._commit
+
+    connection.ensure_connection()
+    connection._commit = timed_commit  # type: ignore[method-assign]
+    connection.execute_wrappers.append(wrapper)
+    return log, stop
+
+
+def reserve_instrumented(
+    payloads: Sequence[dict[str, Any]], warm: Sequence[dict[str, Any]], clients: int
+) -> Concurrent:
+    """Like reserve_clients in threads, each operation's result being its Statements."""
     from django.db import connection
 
     from inventory.reservations import order_reserve
 
-    connection.close()  # the threads open their own
+    connection.close()
 
-    def prepare(_n: int) -> list[tuple[str, float, float]] | None:
-        connection.ensure_connection()
-        if not instrument:
-            return None
-        log: list[tuple[str, float, float]] = []
+    def prepare(n: int) -> tuple[list[Entry], Callable[[], None]]:
+        for payload in warm[n::clients]:
+            order_reserve(payload=payload)
+        return statements_logged()
 
-        def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                log.append((statement_kind(sql) + (" FOR UPDATE" if "FOR UPDATE" in sql else ""),
-                            began, time.perf_counter()))
-
-        commit = connection._commit
-
-        def timed_commit() -> None:
-            began = time.perf_counter()
-            try:
-                commit()
-            finally:
-                log.append(("COMMIT", began, time.perf_counter()))
-
-        connection._commit = timed_commit  # type: ignore[method-assign]
-        connection.execute_wrappers.append(wrapper)
-        return log
-
-    def reserve(payload: dict[str, Any], log: list | None) -> Any:
-        if log is None:
-            return sum(r.quantity for r in order_reserve(payload=payload))
+    def reserve(payload: dict[str, Any], log: list[Entry]) -> Statements:
         log.clear()
-        began = time.perf_counter()
+        cpu, began = time.thread_time(), time.perf_counter()
         order_reserve(payload=payload)
-        return Statements(began, time.perf_counter(), list(log))
+        return Statements(began, time.perf_counter(), cpu, time.thread_time(), list(log))
 
-    def operations_of(n: int, log: list | None) -> list[Callable[[], Any]]:
-        return [lambda p=p: reserve(p, log) for p in payloads[n::clients]]
+    def operations_of(n: int, state: tuple[list, Any]) -> list[Callable[[], Any]]:
+        return [lambda p=p: reserve(p, state[0]) for p in payloads[n::clients]]
 
-    def finish(_log: Any) -> None:
-        connection.execute_wrappers.clear()
+    def finish(state: tuple[list, Callable[[], None]] | None) -> None:
+        if state is not None:
+            state[1]()
         connection.close()
 
     return run_clients(clients, prepare, operations_of, finish)
+
+
+def sql_summary(log: Sequence[Entry], seconds: float) -> dict[str, Any]:
+    """Where a single-threaded call's wall time went: each kind of statement, and the rest."""
+    kinds: dict[str, list[float]] = {}
+    for kind, b, e, _ in log:
+        kinds.setdefault(kind, [0, 0.0])
+        kinds[kind][0] += 1
+        kinds[kind][1] += e - b
+    in_sql = sum(t for _, t in kinds.values())
+    return {
+        "seconds": round(seconds, 3),
+        "in_sql_seconds": round(in_sql, 3),
+        "python_seconds": round(seconds - in_sql, 3),
+        "statements": {
+            k: {"count": int(n), "seconds": round(t, 3)}
+            for k, (n, t) in sorted(kinds.items(), key=lambda kv: -kv[1][1])
+        },
+    }
 
 
 def hot_problems(sku: str, on_hand: int, payloads: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -738,7 +895,9 @@ def hot_problems(sku: str, on_hand: int, payloads: Sequence[dict[str, Any]]) -> 
         "reserved": reserved,
         "held_by_active_reservations": sum(held_at.values()),
         "ledger_reserved": ledger,
-        "oversold_positions": sum(p.reserved + p.damaged + p.quality_hold > p.on_hand for p in positions),
+        "oversold_positions": sum(
+            p.reserved + p.damaged + p.quality_hold > p.on_hand for p in positions
+        ),
         "negative_availability_positions": Position.objects.filter(
             on_hand__lt=F("reserved") + F("damaged") + F("quality_hold")
         ).count(),
@@ -774,49 +933,125 @@ def hot_problems(sku: str, on_hand: int, payloads: Sequence[dict[str, Any]]) -> 
     return {"checks": checks, "problems": [f"hot SKU {sku}: {p}" for p in problems]}
 
 
-def lock_profile(run: Concurrent) -> dict[str, Any]:
-    """From instrumented reservations: statements per reservation by kind, the row lock's wait
-    and hold (from the SELECT … FOR UPDATE's answer to COMMIT's), and what fills the hold."""
-    kinds: Counter[str] = Counter()
-    wait, hold, in_sql, before, total = [], [], [], [], []
-    statements = [s for _, _, s in run.ops]
-    for s in statements:
-        kinds.update(kind for kind, _, _ in s.log)
-        locks = [(b, e) for kind, b, e in s.log if kind.endswith("FOR UPDATE")]
-        commits = [e for kind, _, e in s.log if kind == "COMMIT"]
-        total.append(s.ended - s.began)
-        if not locks or not commits:
-            continue
-        locked_at = locks[0][1]
-        wait.append(locks[0][1] - locks[0][0])
-        before.append(locks[0][0] - s.began)
-        hold.append(commits[-1] - locked_at)
-        in_sql.append(sum(e - b for _, b, e in s.log if b >= locked_at))
-    n = max(len(statements), 1)
-
-    def summary(values: list[float]) -> dict[str, float]:
-        if not values:
-            return {}
-        return {
-            "mean_ms": ms(statistics.fmean(values)),
-            "p50_ms": ms(percentile(values, 50)),
-            "p95_ms": ms(percentile(values, 95)),
-        }
-
-    holding = sum(hold)
+def path_profile(calls: Sequence[Statements]) -> dict[str, Any]:
+    """Means per call (ms) for calls that took one path: the whole call, until the position's
+    row lock is granted (the SELECT … FOR UPDATE's answer), the hold (from then to COMMIT's
+    answer) and what fills it, after COMMIT (on-commit hooks); the calling thread's CPU time in
+    each stage; and each kind of statement, its count per call and its time before and during
+    the hold."""
+    n = len(calls)
+    if not n:
+        return {"calls": 0}
+    kinds: list[str] = []
+    count: Counter[str] = Counter()
+    before: Counter[str] = Counter()
+    held: Counter[str] = Counter()
+    holds: list[float] = []
+    waits: list[float] = []
+    totals: Counter[str] = Counter()
+    for call in calls:
+        lock = next((x for x in call.log if x[0].endswith("FOR UPDATE")), None)
+        commit = max((x for x in call.log if x[0] == "COMMIT"), key=lambda x: x[2], default=None)
+        commit_end, commit_cpu = (commit[2], commit[3]) if commit else (call.ended, call.cpu_ended)
+        locked_at, locked_cpu = (lock[2], lock[3]) if lock else (commit_end, commit_cpu)
+        for kind, b, e, _ in call.log:
+            if kind not in kinds:
+                kinds.append(kind)
+            count[kind] += 1
+            (held if b >= locked_at else before)[kind] += e - b
+        totals["call"] += call.ended - call.began
+        totals["until_locked"] += locked_at - call.began
+        totals["hold"] += commit_end - locked_at
+        totals["after_commit"] += call.ended - commit_end
+        totals["cpu"] += call.cpu_ended - call.cpu_began
+        totals["cpu_until_locked"] += locked_cpu - call.cpu_began
+        totals["cpu_holding"] += commit_cpu - locked_cpu
+        totals["cpu_after_commit"] += call.cpu_ended - commit_cpu
+        holds.append(commit_end - locked_at)
+        if lock:
+            waits.append(lock[2] - lock[1])
+    in_sql = sum(held.values())
     return {
-        "reservations": len(statements),
-        "statements_per_reservation": round(sum(kinds.values()) / n, 2),
-        "by_kind": {k: round(v / n, 2) for k, v in kinds.most_common()},
-        "call": summary(total),
-        "before_lock": summary(before),
-        "lock_wait": summary(wait),
-        "lock_hold": summary(hold),
-        "hold_in_postgres_share": round(sum(in_sql) / holding, 3) if holding else None,
-        # Holds never overlap (one row): their sum over the wall time is the lock's duty cycle.
-        "lock_busy_share": round(holding / run.seconds, 3),
-        "max_rate_at_this_hold": round(len(hold) / holding, 1) if holding else None,
+        "calls": n,
+        "statements_per_call": round(sum(count.values()) / n, 2),
+        **{f"{k}_ms": ms(v / n) for k, v in totals.items()},
+        "lock_wait_ms": ms(statistics.fmean(waits)) if waits else None,
+        "hold_p95_ms": ms(percentile(holds, 95)),
+        "hold_in_sql_ms": ms(in_sql / n),
+        "hold_in_python_ms": ms((totals["hold"] - in_sql) / n),
+        "statements": [
+            {
+                "kind": k,
+                "per_call": round(count[k] / n, 2),
+                "before_lock_ms": ms(before[k] / n),
+                "holding_lock_ms": ms(held[k] / n),
+            }
+            for k in kinds
+        ],
     }
+
+
+def lock_profile(run: Concurrent) -> dict[str, Any]:
+    """Instrumented reservations split by path (units reserved, or a backorder exception),
+    and the hot row lock's duty cycle: holds never overlap, so their sum over the wall time
+    is the share of time the lock was held, and 1 / mean hold the rate it allows."""
+    calls = [s for _, _, s in run.ops]
+    backorder = [c for c in calls if any("exceptionitem" in entry[0] for entry in c.log)]
+    reserve = [c for c in calls if c not in backorder]
+    profiles = {"reserve": path_profile(reserve), "backorder": path_profile(backorder)}
+    holding = sum(p.get("hold_ms", 0) * p["calls"] for p in profiles.values()) / 1000
+    return {
+        **profiles,
+        "calls": len(calls),
+        "seconds": round(run.seconds, 3),
+        "lock_busy_share": round(holding / run.seconds, 3),
+        "rate_the_hold_allows_per_s": round(len(calls) / holding, 1) if holding else None,
+        "errors": run.errors,
+    }
+
+
+def print_lock_profiles(solo: dict[str, Any], contended: dict[str, Any], clients: int) -> None:
+    print("\ndiagnosis, order_reserve on a hot SKU (instrumented runs, means in ms per call):")
+    columns = [
+        (f"{n} cl. {path}", profiles[path])
+        for n, profiles in ((1, solo), (clients, contended))
+        for path in ("reserve", "backorder")
+    ]
+    print(f"  {'':<44}" + "".join(f"{title:>18}" for title, _ in columns))
+    for label, key in (
+        ("calls", "calls"),
+        ("statements per call (COMMIT included)", "statements_per_call"),
+        ("whole call", "call_ms"),
+        ("until the row lock is granted", "until_locked_ms"),
+        ("  of which waiting for it (FOR UPDATE)", "lock_wait_ms"),
+        ("holding the row lock, until COMMIT returns", "hold_ms"),
+        ("  of it in SQL statements and COMMIT", "hold_in_sql_ms"),
+        ("  of it in Python between statements", "hold_in_python_ms"),
+        ("holding the row lock, p95", "hold_p95_ms"),
+        ("after COMMIT (on-commit hooks: Celery)", "after_commit_ms"),
+        ("CPU time of the calling thread", "cpu_ms"),
+        ("  until the lock is granted", "cpu_until_locked_ms"),
+        ("  while holding the lock", "cpu_holding_ms"),
+        ("  after COMMIT", "cpu_after_commit_ms"),
+    ):
+        print(f"  {label:<44}" + "".join(f"{p.get(key, '')!s:>18}" for _, p in columns))
+    for title, key in (
+        ("lock busy share of the run", "lock_busy_share"),
+        ("rate the mean hold allows, /s", "rate_the_hold_allows_per_s"),
+    ):
+        print(f"  {title:<44}{solo[key]!s:>36}{contended[key]!s:>36}")
+    for path in ("reserve", "backorder"):
+        print(
+            f"  {path} path, per call: ms before the lock, 1 client | ms holding it, 1 client | "
+            f"ms holding it, {clients} clients"
+        )
+        loaded = {st["kind"]: st for st in contended[path].get("statements", [])}
+        for st in solo[path].get("statements", []):
+            print(
+                f"    {st['per_call']:4.1f} x {st['kind']:<42}{st['before_lock_ms']:8.3f}"
+                f"{st['holding_lock_ms']:8.3f}"
+                f"{loaded.get(st['kind'], {}).get('holding_lock_ms', 0.0):8.3f}"
+            )
 
 
 # --- 3. availability ------------------------------------------------------------------------
@@ -888,11 +1123,13 @@ class RefreshOutcome:
     second_written: int
     second_new_versions: int
     stale_pool_after: int
+    first_sql: dict[str, Any]
+    second_sql: dict[str, Any]
     setup_seconds: float
     problems: list[str]
 
 
-def refresh_flow(url: str, skus: int) -> RefreshOutcome:
+def refresh_flow(url: str, skus: int, profile_top: int = 0) -> RefreshOutcome:
     from django.db import connection
 
     from inventory.availability import availability_refresh_all
@@ -907,7 +1144,9 @@ def refresh_flow(url: str, skus: int) -> RefreshOutcome:
         [(f"SKU-{n:06d}", "", "", True) for n in range(skus)],
     )
     location = dict(Location.objects.values_list("code", "pk"))
-    items = list(Item.objects.filter(sku__startswith="SKU-").order_by("pk").values_list("pk", flat=True))
+    items = list(
+        Item.objects.filter(sku__startswith="SKU-").order_by("pk").values_list("pk", flat=True)
+    )
     rng = random.Random(50_000)
     now = datetime.now(UTC)
     positions = []
@@ -927,10 +1166,14 @@ def refresh_flow(url: str, skus: int) -> RefreshOutcome:
     channel_ids = []
     item_safety = {f"SKU-{n:06d}": 5 for n in range(0, skus, 97)}
     for code, rules in (
-        (REFRESH_CHANNELS[0], {"locations": ["WH1", "WH2"], "safety_stock": 2,
-                               "item_safety_stock": item_safety}),
-        (REFRESH_CHANNELS[1], {"locations": ["WH2", "WH3"], "safety_stock": 1,
-                               "share_percent": 50}),
+        (
+            REFRESH_CHANNELS[0],
+            {"locations": ["WH1", "WH2"], "safety_stock": 2, "item_safety_stock": item_safety},
+        ),
+        (
+            REFRESH_CHANNELS[1],
+            {"locations": ["WH2", "WH3"], "safety_stock": 1, "share_percent": 50},
+        ),
         (REFRESH_CHANNELS[2], {"locations": ["WH3", "WH1"], "cap": 20}),
     ):
         channel, _ = channel_create(code=code, source="canonical")
@@ -942,10 +1185,17 @@ def refresh_flow(url: str, skus: int) -> RefreshOutcome:
     setup_seconds = time.perf_counter() - setup_began
     problems = []
 
-    connection.ensure_connection()
-    began = time.perf_counter()
-    first_written = availability_refresh_all()
-    first_seconds = time.perf_counter() - began
+    def refresh() -> tuple[int, float, dict[str, Any]]:
+        """One timed refresh; its statements are logged (a few dozen: no measurable cost)."""
+        log, stop = statements_logged()
+        cpu, began = time.process_time(), time.perf_counter()
+        written = availability_refresh_all()
+        seconds = time.perf_counter() - began
+        summary = {**sql_summary(log, seconds), "cpu_seconds": round(time.process_time() - cpu, 3)}
+        stop()
+        return written, seconds, summary
+
+    first_written, first_seconds, first_sql = refresh()
     print(f"  from empty:   {first_seconds:6.2f} s, {first_written} figures", flush=True)
     after_first = figures_against_sql(url, channel_ids)
     if (after_first["missing"], after_first["extra"], after_first["wrong"]) != (0, 0, 0):
@@ -956,13 +1206,21 @@ def refresh_flow(url: str, skus: int) -> RefreshOutcome:
     with psycopg.connect(url, autocommit=True) as conn:
         changed = conn.execute(
             "UPDATE inventory_position SET on_hand = on_hand + 3, updated_at = now()"
-            " WHERE id %% 10 = 0"
+            " WHERE id % 10 = 0"
         ).rowcount
     expected = figures_against_sql(url, channel_ids)["wrong"]
-    began = time.perf_counter()
-    second_written = availability_refresh_all()
-    second_seconds = time.perf_counter() - began
+    second_written, second_seconds, second_sql = refresh()
     print(f"  10% changed:  {second_seconds:6.2f} s, {second_written} figures", flush=True)
+    if profile_top:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM inventory_channelavailability")
+        profile_calls(
+            f"availability_refresh_all from empty, {skus} SKUs",
+            [availability_refresh_all],
+            profile_top,
+            unit="figure",
+            per_call=skus * len(channel_ids),
+        )
     connection.close()
     after_second = figures_against_sql(url, channel_ids)
     with psycopg.connect(url) as conn:
@@ -991,6 +1249,8 @@ def refresh_flow(url: str, skus: int) -> RefreshOutcome:
         second_written=second_written,
         second_new_versions=fresh[0],
         stale_pool_after=after_second["stale_pool"],
+        first_sql=first_sql,
+        second_sql=second_sql,
         setup_seconds=setup_seconds,
         problems=problems,
     )
@@ -1035,11 +1295,396 @@ def profile_calls(
     unit: str = "order",
     per_call: int = 1,
 ) -> None:
-    """cProfile (CPU time) of calls made one after another in this process."""
+    """cProfile (CPU time, bench/profile_ingest.py's listing) of calls made one after another
+    in this process; its "per order" figure is per `unit` here."""
     from django.db import connection
 
     connection.ensure_connection()
-    profile(label, len(calls) * per_call, lambda: [c() for c in calls], top, unit=unit)
+    if unit != "order":
+        label += f" ('order' below: one {unit})"
+    profile(label, len(calls) * per_call, lambda: [c() for c in calls], top)
     connection.close()
 
 
+# --- the run --------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Inventory throughput against the issue's targets.")
+    p.add_argument("--quick", action="store_true", help="a small smoke-test run (~1 minute)")
+    p.add_argument("--clients", type=int, default=16, help="hot-SKU clients [16]")
+    p.add_argument("--connections", type=int, default=4, help="HTTP connections for events [4]")
+    p.add_argument("--refresh-skus", type=int, help="SKUs for the availability refresh [50000]")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn gthread workers [4]")
+    p.add_argument("--threads", type=int, default=2, help="threads per worker [2]")
+    p.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile, top N [off]")
+    p.add_argument(
+        "--threads-only",
+        action="store_true",
+        help="skip the hot-SKU comparison with one process per client",
+    )
+    return p.parse_args(argv)
+
+
+def cpu_per(cpu: dict[str, float], units: int) -> dict[str, float]:
+    return {k: round(v / units * 1000, 3) for k, v in cpu.items()}
+
+
+@dataclass(slots=True)
+class HotOutcome:
+    mode: str  # threads or processes
+    bare: Concurrent
+    hot: Concurrent
+    checks: dict[str, Any]
+    phases: dict[str, Any]
+    problems: list[str]
+
+    @property
+    def ratio(self) -> float:
+        return self.hot.rate / self.bare.rate
+
+
+def hot_flow(url: str, sizes: Sizes, clients: int, sku: str, processes: bool) -> HotOutcome:
+    """The bare UPDATE first, then reservations of a hot SKU by the same number of clients."""
+    mode = "processes" if processes else "threads"
+    bare = bare_update_flow(
+        url,
+        clients,
+        sizes.hot_orders * sizes.bare_rounds,
+        sizes.hot_on_hand * sizes.bare_rounds,
+        processes,
+    )
+    print(f"  bare UPDATE x{clients} {mode}: {bare.rate:7.0f} /s", flush=True)
+    payloads = hot_orders(sku, sizes.hot_on_hand, sizes.hot_orders, "bench-hot")
+    warm = hot_orders(f"{sku}-WARM", clients, clients, "bench-hot")
+    hot = reserve_clients(payloads, warm, clients, processes)
+    print(f"  order_reserve x{clients} {mode}: {hot.rate:7.0f} /s", flush=True)
+    check = hot_problems(sku, sizes.hot_on_hand, payloads)
+    # The same calls take two paths: they reserve while units last, then backorder.
+    last_unit = max((end for _, end, units in hot.ops if units), default=0.0)
+    with_units = sum(1 for _, _, units in hot.ops if units)
+    after = hot.seconds - last_unit
+    phases = {
+        "while_units_lasted_per_s": round(with_units / last_unit, 1) if last_unit else None,
+        "backorders_after_per_s": round((hot.operations - with_units) / after, 1)
+        if after > 0
+        else None,
+        "latency_ms": {f"p{q}": ms(percentile(hot.latencies, q)) for q in (50, 95, 99)},
+        "bare_latency_ms": {f"p{q}": ms(percentile(bare.latencies, q)) for q in (50, 95, 99)},
+    }
+    problems = [*bare.errors, *hot.errors, *check["problems"]]
+    if hot.operations != len(payloads):
+        problems.append(f"{mode}: {hot.operations} of {len(payloads)} reservations ran")
+    return HotOutcome(mode, bare, hot, check["checks"], phases, problems)
+
+
+def diagnosis_flow(sizes: Sizes, clients: int, top: int) -> tuple[dict, dict, list[str]]:
+    """Instrumented reservations, 1 and `clients` threads, on hot SKUs of their own."""
+    solo_payloads = hot_orders("HOT-SOLO", sizes.solo_orders // 2, sizes.solo_orders, "bench-hot")
+    warm = hot_orders("HOT-DIAG-WARM", clients * 4, clients * 4, "bench-hot")
+    solo_run = reserve_instrumented(solo_payloads, warm[: clients * 2], 1)
+    diag_payloads = hot_orders("HOT-DIAG", sizes.diag_orders // 2, sizes.diag_orders, "bench-hot")
+    diag_run = reserve_instrumented(diag_payloads, warm[clients * 2 :], clients)
+    problems = [
+        *solo_run.errors,
+        *diag_run.errors,
+        *hot_problems("HOT-SOLO", sizes.solo_orders // 2, solo_payloads)["problems"],
+        *hot_problems("HOT-DIAG", sizes.diag_orders // 2, diag_payloads)["problems"],
+    ]
+    if top:
+        from inventory.reservations import order_reserve
+
+        prof = hot_orders("HOT-PROF", sizes.solo_orders // 2, sizes.solo_orders, "bench-hot")
+        profile_calls(
+            f"order_reserve x{len(prof)}, one client (half of them backorders)",
+            [lambda p=p: order_reserve(payload=p) for p in prof],
+            top,
+            unit="reservation",
+        )
+    return lock_profile(solo_run), lock_profile(diag_run), problems
+
+
+def make_rows(
+    events: EventsOutcome, hots: Sequence[HotOutcome], refresh: RefreshOutcome, clients: int
+) -> list[Row]:
+    echo_rate = events.echo.requests * EVENT_BATCH / events.echo.seconds
+    http_rate = events.http_events / events.http.seconds
+    inprocess_rate = events.inprocess_events / events.inprocess_seconds
+    rows = [
+        Row(
+            "echo, 500-event bodies (baseline)",
+            events.echo.requests * EVENT_BATCH,
+            "events",
+            events.echo.seconds,
+            echo_rate,
+            None,
+            "",
+            "-",
+        ),
+        Row(
+            "events via HTTP, batches of 500",
+            events.http_events,
+            "events",
+            events.http.seconds,
+            http_rate,
+            http_rate / echo_rate,
+            f">= {TARGET_EVENTS:,.0f}/s",
+            verdict(http_rate >= TARGET_EVENTS),
+        ),
+        Row(
+            "stock_events_apply in-process, 1 client",
+            events.inprocess_events,
+            "events",
+            events.inprocess_seconds,
+            inprocess_rate,
+            inprocess_rate / echo_rate,
+            "(comparison)",
+            "-",
+        ),
+    ]
+    for h in hots:
+        headline = h.mode == "threads"
+        rows += [
+            Row(
+                f"bare UPDATE x{clients} {h.mode} (baseline)",
+                h.bare.operations,
+                "updates",
+                h.bare.seconds,
+                h.bare.rate,
+                None,
+                "",
+                "-",
+            ),
+            Row(
+                f"hot-SKU order_reserve x{clients} {h.mode}",
+                h.hot.operations,
+                "orders",
+                h.hot.seconds,
+                h.hot.rate,
+                h.ratio,
+                f">= {TARGET_HOT_RATIO:.0%} of bare UPDATE" if headline else "(comparison)",
+                verdict(h.ratio >= TARGET_HOT_RATIO) if headline else "-",
+            ),
+        ]
+    for label, seconds, written in (
+        ("from empty", refresh.first_seconds, refresh.first_written),
+        ("10% changed", refresh.second_seconds, refresh.second_written),
+    ):
+        rows.append(
+            Row(
+                f"availability_refresh_all, {label}",
+                written,
+                "rewritten",
+                seconds,
+                refresh.skus * refresh.channels / seconds,
+                None,
+                f"<= {TARGET_REFRESH:.0f} s",
+                verdict(seconds <= TARGET_REFRESH),
+            )
+        )
+    return rows
+
+
+def print_details(
+    events: EventsOutcome,
+    hots: Sequence[HotOutcome],
+    refresh: RefreshOutcome,
+    solo: dict[str, Any],
+    contended: dict[str, Any],
+    clients: int,
+) -> None:
+    print(
+        "(ratio: to the echo's events/s for events, to the bare UPDATE of the same kind of "
+        "clients for reservations;\n availability: SKU x channel figures computed per second, "
+        "count: figures written)"
+    )
+    print("\nCPU ms per unit:                          server  postgres  client   other    idle")
+    lines = [
+        ("echo (per event)", events.echo.cpu, events.echo.requests * EVENT_BATCH),
+        ("events via HTTP (per event)", events.http.cpu, events.http_events),
+    ]
+    for h in hots:
+        lines += [
+            (f"bare UPDATE {h.mode} (per update)", h.bare.cpu, h.bare.operations),
+            (f"order_reserve {h.mode} (per order)", h.hot.cpu, h.hot.operations),
+        ]
+    for label, cpu, units in lines:
+        c = cpu_per(cpu, units)
+        print(
+            f"  {label:<38}{c['server']:>8.3f}{c['postgres']:>10.3f}{c['client']:>8.3f}"
+            f"{c['other']:>8.3f}{c['idle']:>8.3f}"
+        )
+    print("  (client: the bench process and its client processes: Python, psycopg)")
+    for h in hots:
+        c, ph = h.checks, h.phases
+        print(
+            f"\nhot SKU, {h.mode}: {c['on_hand']} on hand, {c['requested']} requested, "
+            f"{c['reserved']} reserved = {c['held_by_active_reservations']} held by active "
+            f"reservations = {c['ledger_reserved']} in the ledger; oversold positions "
+            f"{c['oversold_positions']}, negative availability "
+            f"{c['negative_availability_positions']} (all positions); {c['orders_with_units']} "
+            f"orders got a unit, {c['orders_with_nothing']} nothing, "
+            f"{c['backorder_exceptions']} backorder exceptions"
+        )
+        print(
+            f"  order_reserve latency p50 {ph['latency_ms']['p50']} ms, p95 "
+            f"{ph['latency_ms']['p95']} ms (bare UPDATE p50 {ph['bare_latency_ms']['p50']} ms); "
+            f"{ph['while_units_lasted_per_s']}/s while units lasted, "
+            f"{ph['backorders_after_per_s']}/s backordering after"
+        )
+    print(
+        f"\navailability: {refresh.skus} SKUs, {refresh.positions} positions, {refresh.channels}"
+        f" channels, {refresh.dirty_marks} dirty marks drained by the first refresh; "
+        f"{refresh.changed_positions} positions changed -> {refresh.expected_rewrites} figures "
+        f"changed, {refresh.second_written} rewritten ({refresh.second_new_versions} new "
+        f"versions); {refresh.stale_pool_after} stored rows keep an outdated `pool` (their "
+        f"figure did not change, so they were not rewritten)"
+    )
+    for label, summary in (("from empty", refresh.first_sql), ("10% changed", refresh.second_sql)):
+        kinds = ", ".join(
+            f"{k} {v['count']}x {v['seconds']:.2f} s"
+            for k, v in list(summary["statements"].items())[:4]
+            if v["seconds"] >= 0.005
+        )
+        print(
+            f"  refresh {label}: {summary['seconds']:.2f} s = {summary['in_sql_seconds']:.2f} s "
+            f"in SQL + {summary['python_seconds']:.2f} s Python ({summary['cpu_seconds']:.2f} s "
+            f"CPU in this process); SQL: {kinds}"
+        )
+    print_lock_profiles(solo, contended, clients)
+    d = events.diagnosis
+    print(
+        f"\ndiagnosis, one batch of {EVENT_BATCH} events in-process: {d['statements_per_batch']} "
+        f"statements ({d['sql_ms']} ms in SQL), stock_events_apply {d['apply_wall_ms']} ms wall /"
+        f" {d['apply_cpu_ms']} ms CPU; the API's validation (parse_events) "
+        f"{d['validation_cpu_ms']} ms CPU"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    if args.refresh_skus:
+        sizes = Sizes(**{**asdict(sizes), "refresh_skus": args.refresh_skus})
+    clients = args.clients
+    config = ServerConfig("gthread", args.workers, args.threads)
+    url = bench_database_url()
+    broker_url = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = time.perf_counter()
+
+    busy_before = background_busy()
+    if busy_before > 0.15:
+        print(f"warning: {busy_before:.0%} of the CPUs were busy before the run started; other")
+        print("work on this machine will lower the figures (see 'other' CPU below)")
+    print(f"recreating {url}, migrating ...", flush=True)
+    env = django_setup(url, broker_url)
+    database_recreate(url)
+    celery_queue_drop(broker_url)
+    manage(env, "migrate", "--noinput", "-v0")
+    import django
+
+    django.setup()
+    from inventory.services import location_upsert
+
+    for code in LOCATIONS:
+        location_upsert(code=code, kind="warehouse")
+
+    # 3 runs first, so that its items and channels are all the database holds then.
+    print(f"3. availability: {sizes.refresh_skus} SKUs x {len(REFRESH_CHANNELS)} channels")
+    refresh = refresh_flow(url, sizes.refresh_skus, args.profile)
+
+    print(
+        f"1. stock events: {config.describe()}, {args.connections} connections, "
+        f"{sizes.event_skus} SKUs x {len(LOCATIONS)} locations",
+        flush=True,
+    )
+    events = events_flow(url, env, sizes, config, args.connections, args.profile)
+
+    print(
+        f"2. hot SKU: {clients} clients, {sizes.hot_orders} single-unit orders for "
+        f"{sizes.hot_on_hand} units",
+        flush=True,
+    )
+    hots = [hot_flow(url, sizes, clients, "HOT-0001", processes=False)]
+    if not args.threads_only:
+        hots.append(hot_flow(url, sizes, clients, "HOT-0002", processes=True))
+    print("  diagnosis: instrumented runs on SKUs of their own", flush=True)
+    solo, contended, diag_problems = diagnosis_flow(sizes, clients, args.profile)
+    tasks_enqueued = celery_queue_drop(broker_url)
+
+    rows = make_rows(events, hots, refresh, clients)
+    print_table(rows)
+    print_details(events, hots, refresh, solo, contended, clients)
+    print(f"celery: {tasks_enqueued} tasks were enqueued (no worker ran them; dropped)")
+    problems = [
+        *events.problems,
+        *(p for h in hots for p in h.problems),
+        *diag_problems,
+        *refresh.problems,
+    ]
+    for problem in problems:
+        print(f"CORRECTNESS FAILURE: {problem}")
+    if not problems:
+        print("correctness: every check passed")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"inventory-{run_id}.json"
+    report = {
+        "run": run_id,
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "busy_before_run": round(busy_before, 3),
+        },
+        "server": {**asdict(config), "command": config.args(0)[1:]},
+        "http_connections": args.connections,
+        "hot_clients": clients,
+        "sizes": asdict(sizes),
+        "targets": {
+            "events_per_s": TARGET_EVENTS,
+            "hot_ratio_to_bare_update": TARGET_HOT_RATIO,
+            "refresh_seconds": TARGET_REFRESH,
+        },
+        "rows": [asdict(r) for r in rows],
+        "cpu_ms_per_unit": {
+            "echo": cpu_per(events.echo.cpu, events.echo.requests * EVENT_BATCH),
+            "events_http": cpu_per(events.http.cpu, events.http_events),
+            **{f"bare_update_{h.mode}": cpu_per(h.bare.cpu, h.bare.operations) for h in hots},
+            **{f"order_reserve_{h.mode}": cpu_per(h.hot.cpu, h.hot.operations) for h in hots},
+        },
+        "events": {
+            "inprocess_cpu_seconds": round(events.inprocess_cpu, 3),
+            "seed_events": events.seed_events,
+            "seed_seconds": round(events.seed_seconds, 2),
+            "diagnosis": events.diagnosis,
+        },
+        "hot_sku": {h.mode: {**h.checks, **h.phases} for h in hots},
+        "reservation_diagnosis": {"one_client": solo, f"{clients}_clients": contended},
+        "refresh": {k: v for k, v in asdict(refresh).items() if k != "problems"},
+        "celery_tasks_enqueued": tasks_enqueued,
+        "correctness_problems": problems,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"saved {out.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
+    return 1 if problems else 0
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through `with gunicorn(...)`, which stops it
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; gunicorn stopped", file=sys.stderr)
+        sys.exit(130)
+    except RuntimeError as exc:  # setup failed: migrations, the server, the test data
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

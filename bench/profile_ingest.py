@@ -108,18 +108,16 @@ def timed(label: str, orders: int, fn: Callable[[], Any]) -> None:
     print(f"  {ms(wall - in_sql)}  the rest: Python outside statements, COMMIT")
 
 
-def profile(
-    label: str, calls: int, fn: Callable[[], Any], top: int, unit: str = "order"
-) -> None:
+def profile(label: str, calls: int, fn: Callable[[], Any], top: int) -> None:
     """cProfile on CPU time, so waiting for PostgreSQL is not counted: the server is CPU-bound
-    under load, and CPU is what decides throughput. `calls` units of work are done by `fn`."""
+    under load, and CPU is what decides throughput."""
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     fn()
     profiler.disable()
     stats = pstats.Stats(profiler)
     each = stats.total_tt / calls * 1000  # type: ignore[attr-defined]
-    print(f"\n== cProfile {label}: {each:.2f} ms CPU per {unit} (inflated by the profiler)")
+    print(f"\n== cProfile {label}: {each:.2f} ms CPU per order (inflated by the profiler)")
     sections = (
         ("own CPU time, everything", "tottime", ()),
         ("cumulative CPU time, project code", "cumulative", (PROJECT_CODE,)),
