@@ -516,7 +516,7 @@ def run_clients(
     exited takes its CPU time with it."""
     ready = threading.Barrier(clients + 1)
     finished = threading.Barrier(clients + 1)
-    go = threading.Event()
+    go, release = threading.Event(), threading.Event()
     per_client: list[list[tuple[float, float, Any]]] = [[] for _ in range(clients)]
     errors: list[str] = []
     clock = [0.0]
@@ -541,6 +541,7 @@ def run_clients(
         finally:
             with contextlib.suppress(threading.BrokenBarrierError):
                 finished.wait()
+            release.wait()
             finish(state)
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
@@ -552,11 +553,14 @@ def run_clients(
     client_before = time.process_time()
     clock[0] = began = time.perf_counter()
     go.set()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        finished.wait()
-    seconds = time.perf_counter() - began
-    client_cpu = time.process_time() - client_before
-    cpu = cpu_spent(cpu_before, cpu_sample(None), client_cpu, seconds)
+    try:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            finished.wait()
+        seconds = time.perf_counter() - began
+        client_cpu = time.process_time() - client_before
+        cpu = cpu_spent(cpu_before, cpu_sample(None), client_cpu, seconds)
+    finally:
+        release.set()
     for t in threads:
         t.join()
     ops = sorted(op for done in per_client for op in done)
