@@ -25,7 +25,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
-from retailsync.db import insert_returning
+from retailsync.db import insert_returning, update_rows
 from retailsync.models import Channel
 
 from .models import (
@@ -168,22 +168,35 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
     all_items = (
         item_ids if item_ids is not None else list(Item.objects.values_list("pk", flat=True))
     )
-    current: dict[tuple[int, int], int] = {}
-    existing = ChannelAvailability.objects.values_list("channel_id", "item_id", "available")
+    current: dict[tuple[int, int], tuple[int, int, int]] = {}
+    existing = ChannelAvailability.objects.values_list(
+        "pk", "channel_id", "item_id", "available", "pool"
+    )
     if item_ids is not None:
         existing = existing.filter(item_id__in=item_ids)
-    for channel_id, item_id, available in existing.iterator(chunk_size=CHUNK):
-        current[(channel_id, item_id)] = available
+    for pk, channel_id, item_id, available, pool in existing.iterator(chunk_size=CHUNK):
+        current[(channel_id, item_id)] = (available, pool, pk)
     version = ChannelAvailability.objects.aggregate(v=Max("version"))["v"] or 0
     changed: list[tuple[int, int, int, int, str]] = []
+    # The same figure from a different pool: the row is corrected in place, and the feed, which
+    # carries figures only, is not told.
+    reshaped: list[ChannelAvailability] = []
     for rule in rules:
         for item_id in all_items:
             pool = _pool(item_id, rule, pools, bundles)
             value = rule.figure(item_id, pool)
-            if current.get((rule.channel_id, item_id)) != value:
+            held = current.get((rule.channel_id, item_id))
+            if held is None or held[0] != value:
                 changed.append(
                     (rule.channel_id, item_id, value, pool, rule.describe(item_id, pool)[:300])
                 )
+            elif held[1] != pool:
+                reshaped.append(
+                    ChannelAvailability(
+                        pk=held[2], pool=pool, rule=rule.describe(item_id, pool)[:300]
+                    )
+                )
+    update_rows(ChannelAvailability, ["pool", "rule"], reshaped)
     for start in range(0, len(changed), CHUNK):
         chunk = changed[start : start + CHUNK]
         keys = {(c, i) for c, i, *_ in chunk}

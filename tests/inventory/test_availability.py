@@ -111,6 +111,23 @@ def test_a_change_that_does_not_alter_the_figure_is_not_in_the_feed(
     assert feed(stocked, "web", cursor)["items"] == []
 
 
+def test_a_pool_change_that_keeps_the_figure_updates_the_row_but_not_the_feed(
+    stocked, make_channel, django_capture_on_commit_callbacks
+):
+    web = make_channel(code="web")
+    allocation_set(channel=web.channel, locations=["WH1"], cap=5)
+    availability_refresh_all()
+    cursor = feed(stocked, "web")["cursor"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stocked.post("/api/v1/inventory/events", event("receipt", "TEE", "WH1", 4), format="json")
+
+    assert feed(stocked, "web", cursor)["items"] == []
+    row = ChannelAvailability.objects.get(channel=web.channel, item__sku="TEE")
+    # 18 + 4 = 22 at WH1, still capped at 5
+    assert (row.available, row.pool, row.rule) == (5, 22, "pool 22 at WH1 cap 5 = 5")
+
+
 def test_a_channel_reads_only_its_own_feed(stocked, make_channel):
     web, other = make_channel(code="web"), make_channel(code="other")
     response = other.client.get(
