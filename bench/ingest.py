@@ -536,7 +536,7 @@ def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 60)
             if status == 201:
                 return
         except OSError:
-            pass
+            pass  # not listening yet: try again shortly
         time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer on port {port} within {timeout:.0f} s")
 
