@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from retailsync.coalesce import task_request
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_returning, update_rows, values_of
 from retailsync.errors import BusinessRuleViolation, FieldError
@@ -290,7 +291,8 @@ def mark_dirty(item_ids: Iterable[int]) -> None:
 def _enqueue_refresh() -> None:
     from .tasks import availability_refresh_task
 
-    availability_refresh_task.delay()
+    # One waiting refresh drains every committed mark: writers of a hot SKU need not each ask.
+    task_request(availability_refresh_task)
 
 
 # --- stock events ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from retailsync.coalesce import task_taken
+
 from .availability import DeliveryFailed, availability_refresh, webhook_deliver
 from .reservations import reservations_expire
 
@@ -10,6 +12,7 @@ WEBHOOK_RETRIES = 8
 
 @shared_task
 def availability_refresh_task() -> int:
+    task_taken(availability_refresh_task)  # marks committed from now on ask for another run
     return availability_refresh()
 
 

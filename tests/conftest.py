@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -78,6 +80,26 @@ def make_channel(db: None):  # type: ignore[no-untyped-def]
         return ChannelClient(channel, token_issue(channel=channel), APIClient())
 
     return make
+
+
+@pytest.fixture
+def worker() -> Iterator[None]:
+    """A real Celery worker on the Redis broker (needs django_db(transaction=True))."""
+    celery_app.conf.task_always_eager = False
+    celery_app.control.purge()
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
+        yield
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for the worker")
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from retailsync import events
 from retailsync.celery import app as celery_app
 from retailsync.correlation import get_correlation_id
 from retailsync.events import event_dispatch
 from retailsync.models import DomainEvent, EventReceipt
+from tests.conftest import wait_for
 from tests.orders.payloads import canonical_order
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -34,42 +34,23 @@ def subscriber() -> Iterator[str]:
     events._subscribers["order.accepted"].pop(key, None)
 
 
-@pytest.fixture
-def worker() -> Iterator[None]:
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
-    ):
-        yield
-
-
-def _wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the worker")
-
-
 def test_an_accepted_order_reaches_its_subscriber_on_the_worker_with_its_correlation_id(
     subscriber, worker, channel
 ):
     response = channel.post_order(canonical_order(), **{"X-Correlation-ID": "via-worker-1"})
     order_id = response.json()["id"]
 
-    _wait_for(lambda: EventReceipt.objects.filter(subscriber=subscriber).exists())
+    wait_for(lambda: EventReceipt.objects.filter(subscriber=subscriber).exists())
 
     receipt = EventReceipt.objects.get(subscriber=subscriber)
     assert receipt.correlation_id == "via-worker-1"
     assert seen == [("order.accepted", order_id, "via-worker-1")]
-    _wait_for(lambda: DomainEvent.objects.get(name="order.accepted").dispatched_at is not None)
+    wait_for(lambda: DomainEvent.objects.get(name="order.accepted").dispatched_at is not None)
 
 
 def test_dispatching_an_event_again_does_not_run_a_subscriber_twice(subscriber, worker, channel):
     channel.post_order(canonical_order())
-    _wait_for(lambda: EventReceipt.objects.filter(subscriber=subscriber).exists())
+    wait_for(lambda: EventReceipt.objects.filter(subscriber=subscriber).exists())
     event = DomainEvent.objects.get(name="order.accepted")
 
     assert event_dispatch(event_id=event.pk) == 0

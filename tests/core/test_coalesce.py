@@ -1,0 +1,44 @@
+"""A draining task is enqueued once while a request for it waits in the real Redis broker, and
+again as soon as a run has taken it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from inventory.tasks import availability_refresh_task
+from retailsync.celery import app as celery_app
+from retailsync.coalesce import task_request, task_taken
+
+pytestmark = pytest.mark.skipif(
+    not settings.CELERY_BROKER_URL.startswith("redis://"), reason="needs the Redis broker"
+)
+
+
+@pytest.fixture
+def broker() -> Iterator[None]:
+    """No worker consumes: what is enqueued stays in the queue, and purge counts it."""
+    celery_app.conf.task_always_eager = False
+    celery_app.control.purge()
+    task_taken(availability_refresh_task)
+    yield
+    celery_app.control.purge()
+    task_taken(availability_refresh_task)
+
+
+def test_requests_while_one_waits_enqueue_nothing_more(broker):
+    for _ in range(25):
+        task_request(availability_refresh_task)
+
+    assert celery_app.control.purge() == 1
+
+
+def test_a_request_after_the_run_took_the_last_one_enqueues_again(broker):
+    task_request(availability_refresh_task)
+    task_taken(availability_refresh_task)
+    task_request(availability_refresh_task)
+    task_request(availability_refresh_task)
+
+    assert celery_app.control.purge() == 2
