@@ -5,22 +5,39 @@ what cannot be reserved becomes a backorder exception and availability stays at 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_returning, values_of
+from retailsync.models import Channel
 from retailsync.services import exception_raise
 
-from .models import BundleComponent, ChannelAllocation, Item, Location, Position, Reservation
+from .models import (
+    AvailabilityDirty,
+    BundleComponent,
+    ChannelAllocation,
+    ChannelLocation,
+    Item,
+    Location,
+    Position,
+    Reservation,
+    StockMovement,
+)
 from .rules import Quantities
-from .services import Ledger, mark_dirty, positions_locked
+from .services import Ledger, enqueue_refresh, mark_dirty, positions_locked
+
+# Check and write a plan in one statement where the database can (PostgreSQL); the tests turn
+# it off to run the same cases through the path under locks that SQLite always takes.
+ONE_STATEMENT = True
 
 # Channel statuses of orders not yet paid: their reservations expire (allocation TTL).
 UNPAID = frozenset({"Pending", "pending", "authorized", "on-hold", "pending_payment"})
@@ -52,115 +69,375 @@ def _needs(lines: Sequence[Mapping[str, Any]]) -> tuple[list[Need], list[str]]:
     return needs, unknown
 
 
-def _candidate_locations(channel_code: str, fulfilment_location: str) -> tuple[list[int], bool]:
-    """Where to reserve, in priority order, and whether a line may split across them."""
-    if fulfilment_location:
-        found = Location.objects.filter(code=fulfilment_location).values_list("pk", flat=True)
-        if found:
-            return list(found), False
-    allocation = (
-        ChannelAllocation.objects.filter(channel__code=channel_code)
-        .prefetch_related("locations")
-        .first()
-    )
-    if allocation is None:
-        return [], False
-    ordered = sorted(allocation.locations.all(), key=lambda cl: (cl.priority, cl.pk))
-    return [cl.location_id for cl in ordered], allocation.allow_split
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What an accepted order needs and where it may reserve, as read in one statement, with
+    each candidate position's availability at that moment."""
+
+    needs: list[Need]
+    unknown: list[str]
+    location_ids: list[int]  # in priority order
+    allow_split: bool
+    ttl_minutes: int | None
+    positions: dict[tuple[int, int], tuple[int | None, int]]  # (item, location): (id, available)
+
+
+# Items (bundles expanded to their components) × the order's fulfilment location if it names a
+# known one, else the channel's allocation locations by priority; the positions there. Plain
+# SQL that SQLite (the demo) runs as well: one round trip instead of five ORM queries.
+_PLAN_SQL = """
+WITH need AS (
+    SELECT i.sku AS line_sku, COALESCE(c.id, i.id) AS item_id, COALESCE(bc.quantity, 1) AS per,
+           COALESCE(c.sku, i.sku) AS sku
+    FROM {item} i
+    LEFT JOIN {bundle} bc ON bc.bundle_id = i.id
+    LEFT JOIN {item} c ON c.id = bc.component_id
+    WHERE i.sku IN ({skus})
+),
+fixed AS (SELECT id FROM {location} WHERE code = %s),
+alloc AS (
+    SELECT a.id, a.allow_split, a.reservation_ttl_minutes
+    FROM {allocation} a JOIN {channel} ch ON ch.id = a.channel_id
+    WHERE ch.code = %s
+),
+loc AS (
+    SELECT id AS location_id, 0 AS priority, 0 AS rank FROM fixed
+    UNION ALL
+    SELECT cl.location_id, cl.priority, cl.id
+    FROM {channel_location} cl JOIN alloc ON alloc.id = cl.allocation_id
+    WHERE NOT EXISTS (SELECT 1 FROM fixed)
+)
+SELECT need.line_sku, need.item_id, need.per, need.sku, loc.location_id, p.id,
+       p.on_hand - p.reserved - p.damaged - p.quality_hold,
+       NOT EXISTS (SELECT 1 FROM fixed) AND COALESCE((SELECT allow_split FROM alloc), FALSE),
+       (SELECT reservation_ttl_minutes FROM alloc)
+FROM need
+LEFT JOIN loc ON 1 = 1
+LEFT JOIN {position} p ON p.item_id = need.item_id AND p.location_id = loc.location_id
+ORDER BY loc.priority, loc.rank
+"""
+
+
+@functools.cache
+def _sql(template: str, vendor: str, **extra: str) -> str:
+    """A statement with its tables' names filled in, once per shape."""
+    qn = connection.ops.quote_name
+    tables = {
+        name: qn(model._meta.db_table)
+        for name, model in (
+            ("item", Item),
+            ("bundle", BundleComponent),
+            ("location", Location),
+            ("allocation", ChannelAllocation),
+            ("channel", Channel),
+            ("channel_location", ChannelLocation),
+            ("position", Position),
+            ("movement", StockMovement),
+            ("dirty", AvailabilityDirty),
+            ("reservation", Reservation),
+        )
+    }
+    return template.format(**tables, **extra)
+
+
+def _plan(payload: Mapping[str, Any]) -> Plan:
+    lines = payload["lines"]
+    skus = sorted({line["sku"] for line in lines})
+    sql = _sql(_PLAN_SQL, connection.vendor, skus=", ".join(["%s"] * len(skus)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*skus, payload.get("fulfilment_location") or "", payload["channel"]])
+        rows = cursor.fetchall()
+    parts: dict[str, dict[int, tuple[int, str]]] = defaultdict(dict)
+    location_ids: list[int] = []
+    positions: dict[tuple[int, int], tuple[int | None, int]] = {}
+    allow_split, ttl = False, None
+    for line_sku, item_id, per, sku, location_id, position_id, available, split, minutes in rows:
+        parts[line_sku][item_id] = (per, sku)
+        if location_id is not None:
+            if location_id not in location_ids:
+                location_ids.append(location_id)
+            positions[(item_id, location_id)] = (position_id, max(available or 0, 0))
+        allow_split, ttl = bool(split), minutes
+    needs, unknown = [], []
+    for line in lines:
+        if line["sku"] not in parts:
+            unknown.append(line["sku"])
+            continue
+        for item_id, (per, sku) in parts[line["sku"]].items():
+            needs.append(Need(line["line_id"], sku, item_id, line["quantity"] * per))
+    return Plan(needs, unknown, location_ids, allow_split, ttl, positions)
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    need: Need
+    location_id: int
+    quantity: int
+
+
+def _allocate(
+    needs: Sequence[Need],
+    location_ids: Sequence[int],
+    allow_split: bool,
+    available: dict[tuple[int, int], int],
+) -> tuple[list[Take], list[tuple[Need, int]]]:
+    """Where each need is reserved, by location priority, and what is short. A line that may
+    not split goes whole to the first location that can take it, else to the first one.
+    `available` is drawn down as it goes: two lines may share a position."""
+    takes: list[Take] = []
+    short: list[tuple[Need, int]] = []
+    for need in needs:
+        remaining = need.quantity
+        ranked = list(location_ids)
+        if not allow_split:
+            whole = [loc for loc in ranked if available.get((need.item_id, loc), 0) >= remaining]
+            ranked = (whole or ranked)[:1]
+        for loc in ranked:
+            take = min(remaining, available.get((need.item_id, loc), 0))
+            if take <= 0:
+                continue
+            available[(need.item_id, loc)] -= take
+            takes.append(Take(need, loc, take))
+            remaining -= take
+            if remaining == 0:
+                break
+        if remaining:
+            short.append((need, remaining))
+    return takes, short
 
 
 def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) -> list[Reservation]:
-    """Reserve an accepted order's lines (the `order.accepted` event's payload)."""
+    """Reserve an accepted order's lines (the `order.accepted` event's payload).
+
+    The plan is made from a plain read of the positions. On PostgreSQL one statement then
+    checks it under the positions' row locks and writes it whole (positions, ledger,
+    reservations, refresh marks), so a popular SKU's row is locked only while that statement
+    runs. If stock moved in between and the plan no longer fits, or elsewhere (SQLite), the
+    order is planned again under the locks in a transaction.
+    """
     now = now or timezone.now()
     correlation_id = ensure_correlation_id()
     order_id = payload["order_id"]
-    needs, unknown = _needs(payload["lines"])
-    location_ids, allow_split = _candidate_locations(
-        payload["channel"], payload.get("fulfilment_location", "")
+    plan = _plan(payload)
+    expires_at = (
+        now + timedelta(minutes=plan.ttl_minutes)
+        if plan.ttl_minutes and payload.get("channel_status") in UNPAID
+        else None
     )
-    expires_at = _expiry(payload, now)
-    made: list[Reservation] = []
+    takes, short = _allocate(
+        plan.needs,
+        plan.location_ids,
+        plan.allow_split,
+        {key: available for key, (_, available) in plan.positions.items()},
+    )
+    writes = bool(takes) + len(short) + len(plan.unknown)
+    with transaction.atomic() if writes > 1 else contextlib.nullcontext():
+        made = (
+            _reserve_checked(takes, plan, order_id, expires_at, correlation_id, now)
+            if takes and ONE_STATEMENT and connection.vendor == "postgresql"
+            else None
+        )
+        if takes and made is None:
+            made, short = _reserve_locked(plan, order_id, expires_at, correlation_id, now)
+        _backorders_raise(payload, plan, short or [], correlation_id, now)
+    return made or []
+
+
+def _reserve_checked(
+    takes: Sequence[Take],
+    plan: Plan,
+    order_id: int,
+    expires_at: datetime | None,
+    correlation_id: str,
+    now: datetime,
+) -> list[Reservation] | None:
+    """The plan in one statement, or None (nothing written) if it no longer fits."""
+    made = [
+        Reservation(
+            order_id=order_id,
+            order_line_id=t.need.line_id,
+            item_id=t.need.item_id,
+            location_id=t.location_id,
+            quantity=t.quantity,
+            requested=t.need.quantity,
+            expires_at=expires_at,
+            created_at=now,
+            correlation_id=correlation_id,
+        )
+        for t in takes
+    ]
+    position_ids = [plan.positions[(t.need.item_id, t.location_id)][0] for t in takes]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_CHECKED_SQL, connection.vendor),
+            {
+                "position": position_ids,
+                "item": [r.item_id for r in made],
+                "location": [r.location_id for r in made],
+                "line": [r.order_line_id for r in made],
+                "quantity": [r.quantity for r in made],
+                "requested": [r.requested for r in made],
+                "positions": len(set(position_ids)),
+                "candidates": sorted(pk for pk, _ in plan.positions.values() if pk is not None),
+                "order": order_id,
+                "reference": str(order_id),
+                "expires_at": expires_at,
+                "now": now,
+                "correlation_id": correlation_id,
+            },
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return None
+    for reservation, pk in zip(made, ids, strict=True):
+        reservation.pk = pk
+        reservation._state.adding = False
+    transaction.on_commit(enqueue_refresh)
+    return made
+
+
+# Locks every candidate position of the order in id order, the same rows positions_locked
+# would (a transaction that goes on to plan again under the locks must not take a row it
+# skipped here after a higher one), and writes only if each position the plan takes from
+# still has that much: all of it, or nothing.
+_CHECKED_SQL = """
+WITH plan AS (
+    SELECT * FROM unnest(
+        %(position)s::bigint[], %(item)s::bigint[], %(location)s::bigint[], %(line)s::bigint[],
+        %(quantity)s::integer[], %(requested)s::integer[]
+    ) WITH ORDINALITY
+    AS t(position_id, item_id, location_id, line_id, quantity, requested, n)
+),
+total AS (SELECT position_id, SUM(quantity) AS quantity FROM plan GROUP BY position_id),
+locked AS (
+    SELECT id, on_hand - reserved - damaged - quality_hold AS available
+    FROM {position} WHERE id = ANY(%(candidates)s::bigint[])
+    ORDER BY id FOR UPDATE
+),
+fits AS (
+    SELECT COUNT(*) = %(positions)s AND BOOL_AND(locked.available >= total.quantity) AS ok
+    FROM total JOIN locked ON locked.id = total.position_id
+),
+moved AS (
+    UPDATE {position} p SET reserved = p.reserved + total.quantity, updated_at = %(now)s
+    FROM total WHERE p.id = total.position_id AND (SELECT ok FROM fits)
+    RETURNING p.id
+),
+ledger AS (
+    INSERT INTO {movement} (
+        item_id, location_id, reason, on_hand, reserved, in_transit, damaged, quality_hold,
+        event_id, source, source_event_id, reference_type, reference_id, occurred_at,
+        recorded_at, correlation_id
+    )
+    SELECT item_id, location_id, 'reservation', 0, quantity, 0, 0, 0, NULL, '', '', 'order',
+           %(reference)s, %(now)s, %(now)s, %(correlation_id)s
+    FROM plan WHERE EXISTS (SELECT 1 FROM moved) ORDER BY n
+),
+marks AS (
+    INSERT INTO {dirty} (item_id, marked_at)
+    SELECT DISTINCT item_id, %(now)s::timestamptz FROM plan WHERE EXISTS (SELECT 1 FROM moved)
+)
+INSERT INTO {reservation} (
+    order_id, order_line_id, item_id, location_id, quantity, requested, status, expires_at,
+    created_at, closed_at, correlation_id
+)
+SELECT %(order)s, line_id, item_id, location_id, quantity, requested, 'active', %(expires_at)s,
+       %(now)s, NULL, %(correlation_id)s
+FROM plan WHERE EXISTS (SELECT 1 FROM moved) ORDER BY n
+RETURNING id
+"""
+
+
+def _reserve_locked(
+    plan: Plan, order_id: int, expires_at: datetime | None, correlation_id: str, now: datetime
+) -> tuple[list[Reservation], list[tuple[Need, int]]]:
+    """The order planned again under the positions' row locks, and written."""
     with transaction.atomic():
         # Everything that needs no lock comes first: the lock on a popular SKU's position is
         # held from here to commit, and every other order for it waits that long.
-        mark_dirty({n.item_id for n in needs})
-        positions = positions_locked({(n.item_id, loc) for n in needs for loc in location_ids})
+        mark_dirty({n.item_id for n in plan.needs})
+        positions = positions_locked(
+            {(n.item_id, loc) for n in plan.needs for loc in plan.location_ids}
+        )
+        takes, short = _allocate(
+            plan.needs,
+            plan.location_ids,
+            plan.allow_split,
+            {key: p.available for key, p in positions.items()},
+        )
         ledger = Ledger(correlation_id, now, marked=True)
-        short: list[tuple[Need, int]] = []
-        for need in needs:
-            remaining = need.quantity
-            ranked = [positions[(need.item_id, loc)] for loc in location_ids]
-            if not allow_split:
-                # One location for the whole line: the first that can, else the first.
-                whole = [p for p in ranked if p.available >= need.quantity]
-                ranked = (whole or ranked)[:1]
-            for position in ranked:
-                take = min(remaining, position.available)
-                if take <= 0:
-                    continue
-                ledger.apply(
-                    position,
-                    Quantities(reserved=take),
-                    reason="reservation",
-                    occurred_at=now,
-                    reference=("order", str(order_id)),
+        made: list[Reservation] = []
+        for take in takes:
+            position = positions[(take.need.item_id, take.location_id)]
+            ledger.apply(
+                position,
+                Quantities(reserved=take.quantity),
+                reason="reservation",
+                occurred_at=now,
+                reference=("order", str(order_id)),
+            )
+            made.append(
+                Reservation(
+                    order_id=order_id,
+                    order_line_id=take.need.line_id,
+                    item_id=take.need.item_id,
+                    location_id=take.location_id,
+                    quantity=take.quantity,
+                    requested=take.need.quantity,
+                    expires_at=expires_at,
+                    created_at=now,
+                    correlation_id=correlation_id,
                 )
-                made.append(
-                    Reservation(
-                        order_id=order_id,
-                        order_line_id=need.line_id,
-                        item_id=need.item_id,
-                        location_id=position.location_id,
-                        quantity=take,
-                        requested=need.quantity,
-                        expires_at=expires_at,
-                        created_at=now,
-                        correlation_id=correlation_id,
-                    )
-                )
-                remaining -= take
-                if remaining == 0:
-                    break
-            if remaining:
-                short.append((need, remaining))
+            )
         ledger.save()
         ids = insert_returning(
             Reservation, _RESERVATION_FIELDS, (values_of(r, _RESERVATION_FIELDS) for r in made)
         )
         for reservation, pk in zip(made, ids, strict=True):
             reservation.pk = pk
-        for need, missing in short:
-            exception_raise(
-                kind="backorder",
-                reason=f"{missing} of {need.quantity} × {need.sku} could not be reserved for "
-                f"order {order_id}" + ("" if location_ids else ": the channel has no locations"),
-                details={
-                    "order_id": order_id,
-                    "line_id": need.line_id,
-                    "sku": need.sku,
-                    "short": missing,
-                    "requested": need.quantity,
-                },
-                object_type="order",
-                object_id=order_id,
-                object_label=f"{payload['channel']} order {payload.get('external_id', order_id)}",
-                dedupe_key=f"backorder:{need.line_id}:{need.item_id}",
-                correlation_id=correlation_id,
-                now=now,
-            )
-        for sku in unknown:
-            exception_raise(
-                kind="unknown_sku",
-                reason=f"order {order_id} sells {sku!r}, which is not in the item master",
-                details={"order_id": order_id, "sku": sku},
-                object_type="order",
-                object_id=order_id,
-                dedupe_key=f"unknown_sku:{order_id}:{sku}",
-                object_label=f"{payload['channel']} order {payload.get('external_id', order_id)}",
-                correlation_id=correlation_id,
-                now=now,
-            )
-    return made
+    return made, short
+
+
+def _backorders_raise(
+    payload: Mapping[str, Any],
+    plan: Plan,
+    short: Sequence[tuple[Need, int]],
+    correlation_id: str,
+    now: datetime,
+) -> None:
+    order_id = payload["order_id"]
+    label = f"{payload['channel']} order {payload.get('external_id', order_id)}"
+    for need, missing in short:
+        exception_raise(
+            kind="backorder",
+            reason=f"{missing} of {need.quantity} × {need.sku} could not be reserved for "
+            f"order {order_id}" + ("" if plan.location_ids else ": the channel has no locations"),
+            details={
+                "order_id": order_id,
+                "line_id": need.line_id,
+                "sku": need.sku,
+                "short": missing,
+                "requested": need.quantity,
+            },
+            object_type="order",
+            object_id=order_id,
+            object_label=label,
+            dedupe_key=f"backorder:{need.line_id}:{need.item_id}",
+            correlation_id=correlation_id,
+            now=now,
+        )
+    for sku in plan.unknown:
+        exception_raise(
+            kind="unknown_sku",
+            reason=f"order {order_id} sells {sku!r}, which is not in the item master",
+            details={"order_id": order_id, "sku": sku},
+            object_type="order",
+            object_id=order_id,
+            dedupe_key=f"unknown_sku:{order_id}:{sku}",
+            object_label=label,
+            correlation_id=correlation_id,
+            now=now,
+        )
 
 
 _RESERVATION_FIELDS = (
@@ -175,17 +452,6 @@ _RESERVATION_FIELDS = (
     "created_at",
     "correlation_id",
 )
-
-
-def _expiry(payload: Mapping[str, Any], now: datetime) -> datetime | None:
-    if payload.get("channel_status") not in UNPAID:
-        return None
-    ttl = (
-        ChannelAllocation.objects.filter(channel__code=payload["channel"])
-        .values_list("reservation_ttl_minutes", flat=True)
-        .first()
-    )
-    return now + timedelta(minutes=ttl) if ttl else None
 
 
 def _reservations_locked(order_id: int, line_ids: Sequence[int]) -> list[Reservation]:

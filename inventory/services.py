@@ -285,10 +285,10 @@ def mark_dirty(item_ids: Iterable[int]) -> None:
     if not items:
         return
     insert_returning(AvailabilityDirty, ("item", "marked_at"), ((i, now) for i in items))
-    transaction.on_commit(_enqueue_refresh)
+    transaction.on_commit(enqueue_refresh)
 
 
-def _enqueue_refresh() -> None:
+def enqueue_refresh() -> None:
     from .tasks import availability_refresh_task
 
     # One waiting refresh drains every committed mark: writers of a hot SKU need not each ask.

@@ -40,8 +40,7 @@ def _client() -> redis.Redis | None:
 
 
 def _flag(task: Any) -> str:
-    queue = task.app.conf.task_default_queue
-    return f"retailsync:waiting:{queue}:{task.name}"
+    return f"retailsync:waiting:{task.app.conf.task_default_queue}:{task.name}"
 
 
 def task_request(task: Any, **kwargs: Any) -> None:
@@ -60,6 +59,17 @@ def task_request(task: Any, **kwargs: Any) -> None:
         if client is not None:
             client.delete(_flag(task))
         raise
+
+
+def requests_forget(app: Any) -> None:
+    """Clear every waiting flag of the app's queue: after its queue was purged (tests, bench)."""
+    client = _client()
+    if client is None:
+        return
+    pattern = f"retailsync:waiting:{app.conf.task_default_queue}:*"
+    keys = list(client.scan_iter(match=pattern))
+    if keys:
+        client.delete(*keys)
 
 
 def task_taken(task: Any) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .auth import token_issue
@@ -210,53 +209,51 @@ def exception_raise(
     now: datetime | None = None,
 ) -> ExceptionItem:
     """Queue something a person must act on. While one with the same key is open, a repeat
-    counts as another occurrence of it instead of a new row."""
+    counts as another occurrence of it instead of a new row.
+
+    One statement, so it needs no transaction of its own: `INSERT … ON CONFLICT` on the
+    "one open per key" index turns a repeat, or a racing twin, into an update of the open one.
+    """
     now = now or timezone.now()
-    correlation_id = correlation_id or ensure_correlation_id()
-    with transaction.atomic():
-        if dedupe_key:
-            updated = ExceptionItem.objects.filter(
-                dedupe_key=dedupe_key, status=ExceptionItem.Status.OPEN
-            ).update(
-                occurrences=F("occurrences") + 1,
-                last_seen_at=now,
-                reason=reason,
-                details=details or {},
-                correlation_id=correlation_id,
-            )
-            if updated:
-                return ExceptionItem.objects.get(
-                    dedupe_key=dedupe_key, status=ExceptionItem.Status.OPEN
-                )
-        try:
-            with transaction.atomic():
-                return ExceptionItem.objects.create(
-                    kind=kind,
-                    reason=reason,
-                    details=details or {},
-                    object_type=object_type,
-                    object_id=str(object_id),
-                    object_label=object_label[:200],
-                    channel=channel,
-                    dedupe_key=dedupe_key,
-                    correlation_id=correlation_id,
-                    created_at=now,
-                    last_seen_at=now,
-                )
-        except IntegrityError:
-            # Another request opened the same one a moment ago: count this as a repeat.
-            return exception_raise(
-                kind=kind,
-                reason=reason,
-                details=details,
-                object_type=object_type,
-                object_id=object_id,
-                object_label=object_label,
-                channel=channel,
-                dedupe_key=dedupe_key,
-                correlation_id=correlation_id,
-                now=now,
-            )
+    item = ExceptionItem(
+        kind=kind,
+        reason=reason,
+        details=details or {},
+        object_type=object_type,
+        object_id=str(object_id),
+        object_label=object_label[:200],
+        channel=channel,
+        dedupe_key=dedupe_key,
+        correlation_id=correlation_id or ensure_correlation_id(),
+        created_at=now,
+        last_seen_at=now,
+    )
+    if not dedupe_key:
+        item.save(force_insert=True)
+        return item
+    fields = [f for f in ExceptionItem._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(ExceptionItem._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        # The predicate of the partial unique index exception_one_open_per_key, as Django writes it.
+        """ON CONFLICT ("dedupe_key") WHERE ("status" = 'open' AND NOT ("dedupe_key" = '')) """
+        "DO UPDATE SET occurrences = excluded.occurrences + "
+        f"{qn(ExceptionItem._meta.db_table)}.occurrences, last_seen_at = excluded.last_seen_at, "
+        "reason = excluded.reason, details = excluded.details, "
+        "correlation_id = excluded.correlation_id "
+        "RETURNING id, occurrences"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [f.get_db_prep_save(getattr(item, f.attname), connection) for f in fields]
+        )
+        item.pk, item.occurrences = cursor.fetchone()
+    item._state.adding = False
+    item._state.db = connection.alias
+    if item.occurrences > 1:
+        item.refresh_from_db()  # a repeat: the open one as it stands, first seen long ago
+    return item
 
 
 def exception_close(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -15,6 +16,7 @@ from rest_framework.test import APIClient
 
 from retailsync.auth import token_issue
 from retailsync.celery import app as celery_app
+from retailsync.coalesce import requests_forget
 from retailsync.models import Channel
 from retailsync.services import user_create
 from tests.factories import ChannelFactory
@@ -87,6 +89,7 @@ def worker() -> Iterator[None]:
     """A real Celery worker on the Redis broker (needs django_db(transaction=True))."""
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()
+    requests_forget(celery_app)
     with start_worker(
         celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ):
@@ -100,6 +103,19 @@ def wait_for(condition: Callable[[], Any], seconds: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("timed out waiting for the worker")
+
+
+@contextlib.contextmanager
+def events_held() -> Iterator[None]:
+    """Events are recorded and enqueued to the real broker, but no worker runs them (they are
+    purged afterwards): the test hands their payloads to the subscriber itself."""
+    celery_app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        celery_app.control.purge()
+        requests_forget(celery_app)
+        celery_app.conf.task_always_eager = True
 
 
 @pytest.fixture

@@ -9,15 +9,17 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
-from inventory.models import Position, Reservation
+from inventory import reservations
+from inventory.models import Position, Reservation, StockMovement
 from inventory.reservations import order_reserve
 from inventory.services import EventInput, allocation_set, stock_events_apply
 from orders.services import orders_ingest
 from retailsync.errors import DomainError
 from retailsync.models import DomainEvent, ExceptionItem
+from tests.conftest import events_held
 from tests.factories import ChannelFactory
 from tests.inventory.test_reservations import order
 
@@ -26,7 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CLIENTS = 24
 
 
-def test_concurrent_reservations_and_events_never_oversell(stock):
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one statement", "under locks"])
+def test_concurrent_reservations_and_events_never_oversell(stock, one_statement, monkeypatch):
+    monkeypatch.setattr(reservations, "ONE_STATEMENT", one_statement)
     channel = ChannelFactory(code="web")
     allocation_set(channel=channel, locations=["WH1", "WH2"])
     now = datetime(2026, 11, 20, tzinfo=UTC)
@@ -39,11 +43,12 @@ def test_concurrent_reservations_and_events_never_oversell(stock):
     )
     rng = random.Random(7)
     shapes = [[("TEE", 1)], [("TEE", 1), ("MUG", 1)], [("GIFTSET", 1)], [("MUG", 2), ("TEE", 2)]]
-    orders_ingest(
-        channel=channel,
-        headers={},
-        payloads=[order(f"C{i}", rng.choice(shapes)) for i in range(CLIENTS * 2)],
-    )
+    with events_held():  # the clients below reserve, racing each other
+        orders_ingest(
+            channel=channel,
+            headers={},
+            payloads=[order(f"C{i}", rng.choice(shapes)) for i in range(CLIENTS * 2)],
+        )
     payloads = [e.payload for e in DomainEvent.objects.filter(name="order.accepted")]
     requested = {"TEE": 0, "MUG": 0}
     for p in payloads:
@@ -120,3 +125,54 @@ def test_concurrent_reservations_and_events_never_oversell(stock):
     assert shortfall >= 0
     if sum(requested.values()) > 17:
         assert ExceptionItem.objects.filter(kind="backorder").exists()
+
+
+def test_a_plan_overtaken_by_a_stock_change_is_made_again_under_the_locks(stock):
+    """The order reads 3 tees at WH1 and plans 2; before its statement runs, a transaction
+    still in flight takes 2 of them. The statement waits for that row lock, finds 1 left, writes
+    nothing, and the order is planned again under the lock: 1 reserved, 1 on backorder."""
+    channel = ChannelFactory(code="web")
+    allocation_set(channel=channel, locations=["WH1"])
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    stock_events_apply(events=[EventInput("seed", "wms", "receipt", "TEE", "WH1", 3, now)])
+    with events_held():
+        orders_ingest(channel=channel, headers={}, payloads=[order("R1", [("TEE", 2)])])
+    payload = DomainEvent.objects.get(name="order.accepted").payload
+
+    taken, release = threading.Event(), threading.Event()
+
+    def adjust() -> None:
+        try:
+            with transaction.atomic():
+                stock_events_apply(
+                    events=[EventInput("out-1", "wms", "adjustment", "TEE", "WH1", -2, now)]
+                )
+                taken.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    plan_read = reservations._plan
+
+    def plan_then_let_the_adjustment_commit(payload):  # type: ignore[no-untyped-def]
+        plan = plan_read(payload)  # 3 available: the adjustment is not committed yet
+        threading.Timer(0.3, release.set).start()
+        return plan
+
+    other = threading.Thread(target=adjust)
+    other.start()
+    assert taken.wait(10)
+    reservations._plan = plan_then_let_the_adjustment_commit
+    try:
+        made = order_reserve(payload=payload)
+    finally:
+        reservations._plan = plan_read
+        release.set()
+        other.join(10)
+
+    assert [(r.quantity, r.requested) for r in made] == [(1, 2)]
+    tee = Position.objects.get(item__sku="TEE", location__code="WH1")
+    assert (tee.on_hand, tee.reserved) == (1, 1)
+    backorder = ExceptionItem.objects.get(kind="backorder")
+    assert backorder.details["short"] == 1
+    assert StockMovement.objects.filter(reason="reservation").count() == 1

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from inventory import reservations
 from inventory.models import Reservation
 from inventory.reservations import reservations_expire
 from inventory.services import allocation_set
@@ -16,6 +17,13 @@ from tests.inventory.conftest import event, position
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["one statement", "under locks"])
+def reserving(request, monkeypatch):
+    """Every case both ways: checked and written in one statement, and planned under locks."""
+    monkeypatch.setattr(reservations, "ONE_STATEMENT", request.param == "one statement")
+    return request.param
 
 
 @pytest.fixture
