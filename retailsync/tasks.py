@@ -5,22 +5,25 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from .events import event_dispatch
-from .models import DomainEvent
+from .coalesce import task_taken
+from .events import event_dispatch, events_dispatch_waiting
+
+
+@shared_task(acks_late=True)
+def events_relay() -> int:
+    """Dispatch every waiting event; asked for (coalesced) by each commit that records some."""
+    task_taken(events_relay)  # events committed from now on ask for another run
+    return events_dispatch_waiting()
 
 
 @shared_task(acks_late=True)
 def events_dispatch(*, event_ids: list[int]) -> int:
+    """Dispatch these events now (replay, or by hand); the relay does the ordinary work."""
     return sum(event_dispatch(event_id=event_id) for event_id in event_ids)
 
 
 @shared_task
 def events_dispatch_pending(*, older_than_seconds: int = 30) -> int:
-    """The outbox sweep: events whose dispatch was never enqueued or never finished."""
+    """The outbox sweep: events whose relay request was lost, or whose subscriber failed."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        DomainEvent.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:1000]
-    )
-    return sum(event_dispatch(event_id=event_id) for event_id in ids)
+    return events_dispatch_waiting(created_before=cutoff)

@@ -1,12 +1,14 @@
-"""The outbox across a real Celery worker on Redis: events leave after commit, each subscriber
-handles each event once, and the correlation id rides along into the worker."""
+"""The outbox across a real Celery worker on Redis: events leave after commit through the relay,
+each subscriber handles each event once, and the correlation id rides along into the worker."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
 from retailsync import events
 from retailsync.celery import app as celery_app
@@ -63,3 +65,50 @@ def test_dispatching_an_event_again_does_not_run_a_subscriber_twice(subscriber, 
     assert EventReceipt.objects.filter(event=event).count() == len(
         events.subscribers_for("order.accepted")
     )
+
+
+def test_many_orders_committed_are_all_dispatched_by_the_relay_each_subscriber_once(
+    subscriber, worker, channel
+):
+    ids = [
+        channel.post_order(canonical_order(external_id=f"RELAY-{n}")).json()["id"]
+        for n in range(40)
+    ]
+
+    wait_for(lambda: not DomainEvent.objects.filter(dispatched_at__isnull=True).exists())
+
+    assert sorted(order_id for _, order_id, _ in seen) == sorted(ids)
+    assert EventReceipt.objects.filter(subscriber=subscriber).count() == 40
+    for key in events.subscribers_for("order.accepted"):
+        assert EventReceipt.objects.filter(subscriber=key).count() == 40
+
+
+def test_a_relay_run_waits_for_the_one_running_and_then_does_what_is_left(subscriber, channel):
+    """Two runs at once never hand the same events out twice: the second waits on the lock."""
+    for n in range(5):
+        channel.post_order(canonical_order(external_id=f"LOCK-{n}"))
+    DomainEvent.objects.update(dispatched_at=None)
+    EventReceipt.objects.all().delete()
+    seen.clear()
+    results: list[int] = []
+
+    def second_run() -> None:
+        try:
+            results.append(events.events_dispatch_waiting())
+        finally:
+            connection.close()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [events.RELAY_LOCK])
+    thread = threading.Thread(target=second_run)
+    thread.start()
+    time.sleep(0.5)
+    assert seen == []  # still waiting for the "running" relay
+    first = events.events_dispatch_waiting()  # the lock is held by this session: re-entrant
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [events.RELAY_LOCK])
+    thread.join(10)
+
+    assert first == 5 * len(events.subscribers_for("order.accepted"))
+    assert results == [0]
+    assert len(seen) == 5
