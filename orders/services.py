@@ -7,21 +7,27 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_new, insert_returning
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
-from retailsync.events import NewEvent, events_record
+from retailsync.events import NewEvent, event_dispatched_at, events_record, events_relay_request
 from retailsync.models import Channel, ExceptionItem, InboundMessage
-from retailsync.services import exception_raise, inbound_message_finish, inbound_message_store
+from retailsync.services import (
+    exception_raise,
+    inbound_message_finish,
+    inbound_message_new,
+    inbound_message_store,
+)
 
 from . import adapters
 from .adapters.base import CanonicalOrder, MalformedPayload
@@ -37,11 +43,13 @@ from .models import (
     ShippingLine,
     TaxLine,
 )
+from .single import order_insert_one
 from .validation import order_problems
 
 logger = logging.getLogger(__name__)
 
 CREATED, DUPLICATE, UPDATED, REJECTED = "created", "duplicate", "updated", "rejected"
+RESOLVED_ON_ACCEPT = "accepted on a later delivery or replay"
 BATCH_MAX = 500
 
 
@@ -126,6 +134,12 @@ def order_receive(
     again on its own as failed, with an exception for a person, before the error goes up.
     """
     try:
+        if kind == "order":
+            received = _order_receive_new(
+                channel=channel, body=body, headers=headers, correlation_id=correlation_id, now=now
+            )
+            if received is not None:
+                return received
         with transaction.atomic():
             message = inbound_message_store(
                 channel=channel,
@@ -160,6 +174,82 @@ def order_receive(
                 correlation_id=correlation_id,
             )
         raise
+
+
+def _order_receive_new(
+    *,
+    channel: Channel,
+    body: bytes,
+    headers: Mapping[str, str],
+    correlation_id: str,
+    now: datetime | None,
+) -> tuple[InboundMessage, list[IngestOutcome]] | None:
+    """The common delivery in one statement (`orders.single`): a valid order the channel has not
+    sent before, in a message not delivered before. It writes exactly what the general path
+    would: the message with its final status and result, the order and its details, the
+    accepted event, open rejections of the order resolved. Anything else (unreadable, invalid,
+    a known external id or message id) returns None having written nothing, and the general
+    path reads the message again and decides."""
+    message = inbound_message_new(
+        channel=channel, kind="order", body=body, headers=headers, correlation_id=correlation_id
+    )
+    try:
+        data = parse_json(body)
+    except Malformed:
+        return None
+    item = _adapt(adapters.adapter_for(channel.source), 0, data, headers)
+    if isinstance(item, IngestOutcome):
+        return None
+    now = now or timezone.now()
+    c = item.order
+    message.status = InboundMessage.Status.PROCESSED
+    message.error = []
+    message.processed_at = now
+    events = [
+        (
+            e.name,
+            e.aggregate_type,
+            e.payload,
+            correlation_id,
+            now,
+            event_dispatched_at(e.name, now),
+        )
+        # The statement puts in the ids it draws: the order's, and its lines'.
+        for e in _accepted_events(channel, _Saved(0, "", [0] * len(c.lines)), c)
+    ]
+    taxes, discounts = _tax_and_discount_rows(
+        None,
+        c,
+        range(1, len(c.lines) + 1),
+        range(1, len(c.shipping_lines) + 1),
+        range(1, len(c.fees) + 1),
+    )
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        # (Inside a caller's transaction, a savepoint keeps a failure from poisoning it.)
+        ids = order_insert_one(
+            tables={
+                "order": (_ORDER_FIELDS, [_order_row(channel, item, None, correlation_id, now)]),
+                "lines": (_LINE_FIELDS, _line_rows(None, c)),
+                "shipping": (_SHIPPING_FIELDS, _shipping_rows(None, c)),
+                "fees": (_FEE_FIELDS, _fee_rows(None, c)),
+                "taxes": (_TAX_FIELDS, taxes),
+                "discounts": (_DISCOUNT_FIELDS, discounts),
+                "payments": (_PAYMENT_FIELDS, _payment_rows(None, c)),
+            },
+            message=message,
+            result=CREATED,
+            events=events,
+            rejection_key=_rejection_key(channel, c.external_id),
+            resolution=RESOLVED_ON_ACCEPT,
+            now=now,
+        )
+    if ids is None:
+        return None
+    order_id, message.pk = ids
+    message.result = {"orders": [[0, CREATED, order_id]]}
+    if any(dispatched_at is None for *_, dispatched_at in events):
+        transaction.on_commit(events_relay_request)
+    return message, [IngestOutcome(0, CREATED, order_id, order_status=_new_status(c))]
 
 
 def order_message_process(
@@ -361,7 +451,7 @@ def orders_ingest(
             ).update(
                 status=ExceptionItem.Status.RESOLVED,
                 resolved_at=now,
-                resolution="accepted on a later delivery or replay",
+                resolution=RESOLVED_ON_ACCEPT,
             )
         for index, payload in enumerate(payloads):
             outcome = outcomes[index]
@@ -508,6 +598,47 @@ _LINE_FIELDS = (
 )
 
 
+def _order_row(
+    channel: Channel,
+    p: _Prepared,
+    message: InboundMessage | None,
+    correlation_id: str,
+    now: datetime,
+) -> tuple[Any, ...]:
+    """An order's values in `_ORDER_FIELDS` order."""
+    return (
+        channel.pk,
+        channel.legal_entity_id,
+        p.order.external_id,
+        correlation_id,
+        now,
+        now,
+        message.pk if message else None,
+        now if p.order.cancelled else None,
+        _new_status(p.order),
+        p.content_hash,
+        *_header_values(p.order).values(),
+    )
+
+
+def _new_status(c: CanonicalOrder) -> str:
+    return Order.Status.CANCELLED if c.cancelled else Order.Status.ACCEPTED
+
+
+def _line_rows(order_id: int | None, c: CanonicalOrder) -> list[tuple[Any, ...]]:
+    """A new order's lines in `_LINE_FIELDS` order, by position."""
+    return [
+        (
+            order_id,
+            0,  # returned
+            0,  # shipped
+            c.lines[pos].quantity if c.cancelled else 0,
+            *_line_values(c, pos).values(),
+        )
+        for pos in range(len(c.lines))
+    ]
+
+
 def _orders_insert(
     channel: Channel,
     items: list[_Prepared],
@@ -519,58 +650,30 @@ def _orders_insert(
     None for an order that exists already (its external id is taken)."""
     if not items:
         return []
-    statuses = [
-        Order.Status.CANCELLED if p.order.cancelled else Order.Status.ACCEPTED for p in items
-    ]
     new_ids = insert_new(
         Order,
         _ORDER_FIELDS,
-        (
-            (
-                channel.pk,
-                channel.legal_entity_id,
-                p.order.external_id,
-                correlation_id,
-                now,
-                now,
-                message.pk if message else None,
-                now if p.order.cancelled else None,
-                status,
-                p.content_hash,
-                *_header_values(p.order).values(),
-            )
-            for p, status in zip(items, statuses, strict=True)
-        ),
+        (_order_row(channel, p, message, correlation_id, now) for p in items),
         unique=("channel", "external_id"),
         key="external_id",
     )
-    inserted = [
-        (p, status)
-        for p, status in zip(items, statuses, strict=True)
-        if p.order.external_id in new_ids
-    ]
-    items_all, items = items, [p for p, _ in inserted]
-    statuses = [status for _, status in inserted]
+    items_all, items = items, [p for p in items if p.order.external_id in new_ids]
     order_ids = [new_ids[p.order.external_id] for p in items]
     line_ids = insert_returning(
         OrderLine,
         _LINE_FIELDS,
         (
-            (
-                order_id,
-                0,  # returned
-                0,  # shipped
-                p.order.lines[pos].quantity if p.order.cancelled else 0,
-                *_line_values(p.order, pos).values(),
-            )
+            row
             for order_id, p in zip(order_ids, items, strict=True)
-            for pos in range(len(p.order.lines))
+            for row in _line_rows(order_id, p.order)
         ),
     )
     saved = []
     taken = 0
-    for order_id, status, p in zip(order_ids, statuses, items, strict=True):
-        saved.append(_Saved(order_id, status, line_ids[taken : taken + len(p.order.lines)]))
+    for order_id, p in zip(order_ids, items, strict=True):
+        saved.append(
+            _Saved(order_id, _new_status(p.order), line_ids[taken : taken + len(p.order.lines)])
+        )
         taken += len(p.order.lines)
     _details_insert(
         [(sv.order_id, p.order, sv.line_ids) for sv, p in zip(saved, items, strict=True)]
@@ -579,35 +682,78 @@ def _orders_insert(
     return [by_external.get(p.order.external_id) for p in items_all]
 
 
-def _details_insert(entries: Sequence[tuple[int, CanonicalOrder, list[int]]]) -> None:
-    """Shipping, fees, tax lines, discount allocations and payments for saved orders and lines."""
-    ship_ids = iter(
-        insert_returning(
-            ShippingLine,
-            ("order", "title", "code", "amount", "discount", "tax"),
-            (
-                (o, sl.title[:200], sl.code[:100], sl.amount, sl.discount, sl.tax)
-                for o, c, _ in entries
-                for sl in c.shipping_lines
-            ),
+_SHIPPING_FIELDS = ("order", "title", "code", "amount", "discount", "tax")
+_FEE_FIELDS = ("order", "kind", "title", "amount", "tax")
+_TAX_FIELDS = (
+    "order",
+    "target",
+    "line",
+    "shipping_line",
+    "fee",
+    "title",
+    "jurisdiction",
+    "rate",
+    "amount",
+    "provider_reference",
+    "collected_by_channel",
+)
+_DISCOUNT_FIELDS = ("order", "line", "shipping_line", "code", "title", "amount")
+_PAYMENT_FIELDS = (
+    "order",
+    "gateway",
+    "kind",
+    "method",
+    "reference",
+    "currency",
+    "amount",
+    "authorized_amount",
+    "captured_amount",
+    "metadata",
+)
+
+
+def _shipping_rows(o: int | None, c: CanonicalOrder) -> list[tuple[Any, ...]]:
+    return [
+        (o, sl.title[:200], sl.code[:100], sl.amount, sl.discount, sl.tax)
+        for sl in c.shipping_lines
+    ]
+
+
+def _fee_rows(o: int | None, c: CanonicalOrder) -> list[tuple[Any, ...]]:
+    return [(o, f.kind[:32], f.title[:200], f.amount, f.tax) for f in c.fees]
+
+
+def _payment_rows(o: int | None, c: CanonicalOrder) -> list[tuple[Any, ...]]:
+    return [
+        (
+            o,
+            p.gateway[:100],
+            p.kind[:32],
+            p.method[:100],
+            p.reference[:200],
+            c.currency,
+            p.amount,
+            p.authorized_amount,
+            p.captured_amount,
+            p.metadata,
         )
-    )
-    fee_ids = iter(
-        insert_returning(
-            OrderFee,
-            ("order", "kind", "title", "amount", "tax"),
-            (
-                (o, f.kind[:32], f.title[:200], f.amount, f.tax)
-                for o, c, _ in entries
-                for f in c.fees
-            ),
-        )
-    )
+        for p in c.payments
+    ]
+
+
+def _tax_and_discount_rows(
+    o: int | None,
+    c: CanonicalOrder,
+    line_ids: Sequence[int],
+    ship_ids: Sequence[int],
+    fee_ids: Sequence[int],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Tax lines and discount allocations (`_TAX_FIELDS`, `_DISCOUNT_FIELDS` order) pointing at
+    the given ids of the order's lines, shipping lines and fees."""
     taxes: list[tuple[Any, ...]] = []
     discounts: list[tuple[Any, ...]] = []
 
     def tax(
-        o: int,
         t: Any,
         target: str,
         line: int | None = None,
@@ -628,72 +774,51 @@ def _details_insert(entries: Sequence[tuple[int, CanonicalOrder, list[int]]]) ->
             t.collected_by_channel,
         )
 
+    for line_id, src in zip(line_ids, c.lines, strict=True):
+        taxes += [tax(t, TaxLine.Target.LINE, line=line_id) for t in src.tax_lines]
+        discounts += [
+            (o, line_id, None, d.code[:200], d.title[:200], d.amount) for d in src.discounts
+        ]
+    for ship_id, src_ship in zip(ship_ids, c.shipping_lines, strict=True):
+        taxes += [tax(t, TaxLine.Target.SHIPPING, ship=ship_id) for t in src_ship.tax_lines]
+        discounts += [
+            (o, None, ship_id, d.code[:200], d.title[:200], d.amount) for d in src_ship.discounts
+        ]
+    for fee_id, src_fee in zip(fee_ids, c.fees, strict=True):
+        taxes += [tax(t, TaxLine.Target.FEE, fee=fee_id) for t in src_fee.tax_lines]
+    return taxes, discounts
+
+
+def _details_insert(entries: Sequence[tuple[int, CanonicalOrder, list[int]]]) -> None:
+    """Shipping, fees, tax lines, discount allocations and payments for saved orders and lines."""
+    ship_ids = iter(
+        insert_returning(
+            ShippingLine,
+            _SHIPPING_FIELDS,
+            (row for o, c, _ in entries for row in _shipping_rows(o, c)),
+        )
+    )
+    fee_ids = iter(
+        insert_returning(
+            OrderFee, _FEE_FIELDS, (row for o, c, _ in entries for row in _fee_rows(o, c))
+        )
+    )
+    taxes: list[tuple[Any, ...]] = []
+    discounts: list[tuple[Any, ...]] = []
     for o, c, line_ids in entries:
-        for line_id, src in zip(line_ids, c.lines, strict=True):
-            taxes += [tax(o, t, TaxLine.Target.LINE, line=line_id) for t in src.tax_lines]
-            discounts += [
-                (o, line_id, None, d.code[:200], d.title[:200], d.amount) for d in src.discounts
-            ]
-        for src_ship in c.shipping_lines:
-            ship_id = next(ship_ids)
-            taxes += [tax(o, t, TaxLine.Target.SHIPPING, ship=ship_id) for t in src_ship.tax_lines]
-            discounts += [
-                (o, None, ship_id, d.code[:200], d.title[:200], d.amount)
-                for d in src_ship.discounts
-            ]
-        for src_fee in c.fees:
-            fee_id = next(fee_ids)
-            taxes += [tax(o, t, TaxLine.Target.FEE, fee=fee_id) for t in src_fee.tax_lines]
+        more_taxes, more_discounts = _tax_and_discount_rows(
+            o,
+            c,
+            line_ids,
+            [next(ship_ids) for _ in c.shipping_lines],
+            [next(fee_ids) for _ in c.fees],
+        )
+        taxes += more_taxes
+        discounts += more_discounts
+    insert_returning(TaxLine, _TAX_FIELDS, taxes)
+    insert_returning(DiscountAllocation, _DISCOUNT_FIELDS, discounts)
     insert_returning(
-        TaxLine,
-        (
-            "order",
-            "target",
-            "line",
-            "shipping_line",
-            "fee",
-            "title",
-            "jurisdiction",
-            "rate",
-            "amount",
-            "provider_reference",
-            "collected_by_channel",
-        ),
-        taxes,
-    )
-    insert_returning(
-        DiscountAllocation, ("order", "line", "shipping_line", "code", "title", "amount"), discounts
-    )
-    insert_returning(
-        Payment,
-        (
-            "order",
-            "gateway",
-            "kind",
-            "method",
-            "reference",
-            "currency",
-            "amount",
-            "authorized_amount",
-            "captured_amount",
-            "metadata",
-        ),
-        (
-            (
-                o,
-                p.gateway[:100],
-                p.kind[:32],
-                p.method[:100],
-                p.reference[:200],
-                c.currency,
-                p.amount,
-                p.authorized_amount,
-                p.captured_amount,
-                p.metadata,
-            )
-            for o, c, _ in entries
-            for p in c.payments
-        ),
+        Payment, _PAYMENT_FIELDS, (row for o, c, _ in entries for row in _payment_rows(o, c))
     )
 
 

@@ -127,34 +127,45 @@ def inbound_message_store(
 ) -> InboundMessage:
     """Keep the raw body before anything reads it. Committed on its own, so it survives whatever
     happens next. A redelivery (same channel message id) is kept too, linked to the first."""
-    message_id = next((headers[h] for h in MESSAGE_ID_HEADERS if headers.get(h)), "")[:128]
-    first = None
-    if message_id:
-        first = (
+    message = inbound_message_new(
+        channel=channel, kind=kind, body=body, headers=headers, correlation_id=correlation_id
+    )
+    if message.message_id:
+        message.duplicate_of = (
             InboundMessage.objects.filter(
-                channel=channel, message_id=message_id, duplicate_of__isnull=True
+                channel=channel, message_id=message.message_id, duplicate_of__isnull=True
             )
             .only("pk", "status", "result")
             .order_by("pk")
             .first()
         )
-    message = InboundMessage(
-        channel=channel,
-        kind=kind,
-        message_id=message_id,
-        topic=headers.get("X-Shopify-Topic") or headers.get("X-WC-Webhook-Topic") or "",
-        body=body,
-        content_type=headers.get("Content-Type", "")[:100],
-        headers={h: headers[h][:500] for h in KEPT_HEADERS if h in headers},
-        correlation_id=correlation_id,
-        duplicate_of=first,
-        received_at=timezone.now(),
-    )
     # The hot path of every delivery: one plain INSERT, no ORM compilation.
     [message.pk] = insert_returning(
         InboundMessage, _MESSAGE_FIELDS, [values_of(message, _MESSAGE_FIELDS)]
     )
     return message
+
+
+def inbound_message_new(
+    *,
+    channel: Channel,
+    kind: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    correlation_id: str,
+) -> InboundMessage:
+    """A message as received, not saved yet and not linked to an earlier delivery."""
+    return InboundMessage(
+        channel=channel,
+        kind=kind,
+        message_id=next((headers[h] for h in MESSAGE_ID_HEADERS if headers.get(h)), "")[:128],
+        topic=headers.get("X-Shopify-Topic") or headers.get("X-WC-Webhook-Topic") or "",
+        body=body,
+        content_type=headers.get("Content-Type", "")[:100],
+        headers={h: headers[h][:500] for h in KEPT_HEADERS if h in headers},
+        correlation_id=correlation_id,
+        received_at=timezone.now(),
+    )
 
 
 _MESSAGE_FIELDS = (
