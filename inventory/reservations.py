@@ -5,7 +5,6 @@ what cannot be reserved becomes a backorder exception and availability stays at 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,7 @@ from django.utils import timezone
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_returning, values_of
 from retailsync.models import Channel
-from retailsync.services import exception_raise
+from retailsync.services import exception_raise, exception_upsert_sql
 
 from .models import (
     AvailabilityDirty,
@@ -71,20 +70,18 @@ def _needs(lines: Sequence[Mapping[str, Any]]) -> tuple[list[Need], list[str]]:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What an accepted order needs and where it may reserve, as read in one statement, with
-    each candidate position's availability at that moment."""
+    """What an accepted order needs and where it may reserve."""
 
     needs: list[Need]
     unknown: list[str]
     location_ids: list[int]  # in priority order
     allow_split: bool
     ttl_minutes: int | None
-    positions: dict[tuple[int, int], tuple[int | None, int]]  # (item, location): (id, available)
 
 
-# Items (bundles expanded to their components) × the order's fulfilment location if it names a
-# known one, else the channel's allocation locations by priority; the positions there. Plain
-# SQL that SQLite (the demo) runs as well: one round trip instead of five ORM queries.
+# The lines' items (a bundle: its components) × the order's fulfilment location if it names a
+# known one, else the channel's allocation locations by priority. Plain SQL that SQLite (the
+# demo) runs as well: one round trip instead of five ORM queries.
 _PLAN_SQL = """
 WITH need AS (
     SELECT i.sku AS line_sku, COALESCE(c.id, i.id) AS item_id, COALESCE(bc.quantity, 1) AS per,
@@ -101,20 +98,18 @@ alloc AS (
     WHERE ch.code = %s
 ),
 loc AS (
-    SELECT id AS location_id, 0 AS priority, 0 AS rank FROM fixed
+    SELECT id AS location_id, 0 AS priority, 0 AS pk FROM fixed
     UNION ALL
     SELECT cl.location_id, cl.priority, cl.id
     FROM {channel_location} cl JOIN alloc ON alloc.id = cl.allocation_id
     WHERE NOT EXISTS (SELECT 1 FROM fixed)
 )
-SELECT need.line_sku, need.item_id, need.per, need.sku, loc.location_id, p.id,
-       p.on_hand - p.reserved - p.damaged - p.quality_hold,
+SELECT need.line_sku, need.item_id, need.per, need.sku, loc.location_id,
        NOT EXISTS (SELECT 1 FROM fixed) AND COALESCE((SELECT allow_split FROM alloc), FALSE),
        (SELECT reservation_ttl_minutes FROM alloc)
 FROM need
 LEFT JOIN loc ON 1 = 1
-LEFT JOIN {position} p ON p.item_id = need.item_id AND p.location_id = loc.location_id
-ORDER BY loc.priority, loc.rank
+ORDER BY loc.priority, loc.pk
 """
 
 
@@ -149,14 +144,11 @@ def _plan(payload: Mapping[str, Any]) -> Plan:
         rows = cursor.fetchall()
     parts: dict[str, dict[int, tuple[int, str]]] = defaultdict(dict)
     location_ids: list[int] = []
-    positions: dict[tuple[int, int], tuple[int | None, int]] = {}
     allow_split, ttl = False, None
-    for line_sku, item_id, per, sku, location_id, position_id, available, split, minutes in rows:
+    for line_sku, item_id, per, sku, location_id, split, minutes in rows:
         parts[line_sku][item_id] = (per, sku)
-        if location_id is not None:
-            if location_id not in location_ids:
-                location_ids.append(location_id)
-            positions[(item_id, location_id)] = (position_id, max(available or 0, 0))
+        if location_id is not None and location_id not in location_ids:
+            location_ids.append(location_id)
         allow_split, ttl = bool(split), minutes
     needs, unknown = [], []
     for line in lines:
@@ -165,7 +157,7 @@ def _plan(payload: Mapping[str, Any]) -> Plan:
             continue
         for item_id, (per, sku) in parts[line["sku"]].items():
             needs.append(Need(line["line_id"], sku, item_id, line["quantity"] * per))
-    return Plan(needs, unknown, location_ids, allow_split, ttl, positions)
+    return Plan(needs, unknown, location_ids, allow_split, ttl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +175,8 @@ def _allocate(
 ) -> tuple[list[Take], list[tuple[Need, int]]]:
     """Where each need is reserved, by location priority, and what is short. A line that may
     not split goes whole to the first location that can take it, else to the first one.
-    `available` is drawn down as it goes: two lines may share a position."""
+    `available` is drawn down as it goes: two lines may share a position.
+    """
     takes: list[Take] = []
     short: list[tuple[Need, int]] = []
     for need in needs:
@@ -209,119 +202,186 @@ def _allocate(
 def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) -> list[Reservation]:
     """Reserve an accepted order's lines (the `order.accepted` event's payload).
 
-    The plan is made from a plain read of the positions. On PostgreSQL one statement then
-    checks it under the positions' row locks and writes it whole (positions, ledger,
-    reservations, refresh marks), so a popular SKU's row is locked only while that statement
-    runs. If stock moved in between and the plan no longer fits, or elsewhere (SQLite), the
-    order is planned again under the locks in a transaction.
+    On PostgreSQL a simple order (one location to reserve at, see _RESERVE_SQL) is one
+    statement: it locks the positions, takes what there is, and writes positions, ledger,
+    reservations, refresh marks and backorder exceptions, so a popular SKU's row is locked only
+    while that statement runs. Any other order, and every order on SQLite, is planned in
+    Python under the same row locks and written in a transaction.
     """
     now = now or timezone.now()
     correlation_id = ensure_correlation_id()
-    order_id = payload["order_id"]
+    if ONE_STATEMENT and connection.vendor == "postgresql":
+        done = _reserve_in_one_statement(payload, correlation_id, now)
+        if done is not None:
+            made, unknown = done
+            _unknown_raise(payload, unknown, correlation_id, now)
+            return made
     plan = _plan(payload)
     expires_at = (
         now + timedelta(minutes=plan.ttl_minutes)
         if plan.ttl_minutes and payload.get("channel_status") in UNPAID
         else None
     )
-    takes, short = _allocate(
-        plan.needs,
-        plan.location_ids,
-        plan.allow_split,
-        {key: available for key, (_, available) in plan.positions.items()},
-    )
-    writes = bool(takes) + len(short) + len(plan.unknown)
-    with transaction.atomic() if writes > 1 else contextlib.nullcontext():
-        made = (
-            _reserve_checked(takes, plan, order_id, expires_at, correlation_id, now)
-            if takes and ONE_STATEMENT and connection.vendor == "postgresql"
-            else None
-        )
-        if takes and made is None:
-            made, short = _reserve_locked(plan, order_id, expires_at, correlation_id, now)
-        _backorders_raise(payload, plan, short or [], correlation_id, now)
-    return made or []
+    with transaction.atomic():
+        made, short = _reserve_locked(plan, payload["order_id"], expires_at, correlation_id, now)
+        _backorders_raise(payload, plan, short, correlation_id, now)
+        _unknown_raise(payload, plan.unknown, correlation_id, now)
+    return made
 
 
-def _reserve_checked(
-    takes: Sequence[Take],
-    plan: Plan,
+def _reservation(
     order_id: int,
+    take: Take,
     expires_at: datetime | None,
     correlation_id: str,
     now: datetime,
-) -> list[Reservation] | None:
-    """The plan in one statement, or None (nothing written) if it no longer fits."""
-    made = [
-        Reservation(
-            order_id=order_id,
-            order_line_id=t.need.line_id,
-            item_id=t.need.item_id,
-            location_id=t.location_id,
-            quantity=t.quantity,
-            requested=t.need.quantity,
-            expires_at=expires_at,
-            created_at=now,
-            correlation_id=correlation_id,
-        )
-        for t in takes
-    ]
-    position_ids = [plan.positions[(t.need.item_id, t.location_id)][0] for t in takes]
+    pk: int | None = None,
+) -> Reservation:
+    return Reservation(
+        pk=pk,
+        order_id=order_id,
+        order_line_id=take.need.line_id,
+        item_id=take.need.item_id,
+        location_id=take.location_id,
+        quantity=take.quantity,
+        requested=take.need.quantity,
+        expires_at=expires_at,
+        created_at=now,
+        correlation_id=correlation_id,
+    )
+
+
+def _reserve_in_one_statement(
+    payload: Mapping[str, Any], correlation_id: str, now: datetime
+) -> tuple[list[Reservation], list[str]] | None:
+    """_RESERVE_SQL: the reservations made and the SKUs not in the item master; None (nothing
+    written, nothing locked) for an order that is not simple."""
+    order_id = payload["order_id"]
+    lines = payload["lines"]
+    sql = _sql(
+        _RESERVE_SQL,
+        connection.vendor,
+        backorders=exception_upsert_sql(_BACKORDER_COLUMNS, _BACKORDER_ROWS),
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            _sql(_CHECKED_SQL, connection.vendor),
+            sql,
             {
-                "position": position_ids,
-                "item": [r.item_id for r in made],
-                "location": [r.location_id for r in made],
-                "line": [r.order_line_id for r in made],
-                "quantity": [r.quantity for r in made],
-                "requested": [r.requested for r in made],
-                "positions": len(set(position_ids)),
-                "candidates": sorted(pk for pk, _ in plan.positions.values() if pk is not None),
+                "line": [line["line_id"] for line in lines],
+                "sku": [line["sku"] for line in lines],
+                "quantity": [line["quantity"] for line in lines],
+                "fulfilment": payload.get("fulfilment_location") or "",
+                "channel": payload["channel"],
+                "unpaid": payload.get("channel_status") in UNPAID,
                 "order": order_id,
                 "reference": str(order_id),
-                "expires_at": expires_at,
+                "label": _label(payload),
                 "now": now,
                 "correlation_id": correlation_id,
             },
         )
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return None
-    for reservation, pk in zip(made, ids, strict=True):
-        reservation.pk = pk
+        rows = cursor.fetchall()
+    made: list[Reservation] = []
+    unknown: list[str] = []
+    for kind, pk, line_id, item_id, location_id, quantity, requested, expires_at, sku in rows:
+        if kind == "general":
+            return None
+        if kind == "unknown":
+            unknown.append(sku)
+            continue
+        need = Need(line_id, sku, item_id, requested)
+        made.append(
+            _reservation(
+                order_id, Take(need, location_id, quantity), expires_at, correlation_id, now, pk
+            )
+        )
+    for reservation in made:
         reservation._state.adding = False
-    transaction.on_commit(enqueue_refresh)
-    return made
+    if made:
+        transaction.on_commit(enqueue_refresh)
+    return made, unknown
 
 
-# Locks every candidate position of the order in id order, the same rows positions_locked
-# would (a transaction that goes on to plan again under the locks must not take a row it
-# skipped here after a higher one), and writes only if each position the plan takes from
-# still has that much: all of it, or nothing.
-_CHECKED_SQL = """
-WITH plan AS (
-    SELECT * FROM unnest(
-        %(position)s::bigint[], %(item)s::bigint[], %(location)s::bigint[], %(line)s::bigint[],
-        %(quantity)s::integer[], %(requested)s::integer[]
-    ) WITH ORDINALITY
-    AS t(position_id, item_id, location_id, line_id, quantity, requested, n)
+_BACKORDER_COLUMNS = (
+    "kind",
+    "reason",
+    "details",
+    "object_type",
+    "object_id",
+    "object_label",
+    "channel_id",
+    "dedupe_key",
+    "occurrences",
+    "correlation_id",
+    "created_at",
+    "last_seen_at",
+    "status",
+    "resolved_at",
+    "resolved_by_id",
+    "resolution",
+)
+# One row per short need, with _backorders_raise's wording.
+_BACKORDER_ROWS = """
+    SELECT 'backorder',
+           format('%%s of %%s × %%s could not be reserved for order %%s', s.missing,
+                  s.quantity, s.sku, %(order)s::bigint),
+           jsonb_build_object('order_id', %(order)s::bigint, 'line_id', s.line_id, 'sku', s.sku,
+                              'short', s.missing, 'requested', s.quantity),
+           'order', %(reference)s, %(label)s, NULL,
+           'backorder:' || s.line_id || ':' || s.item_id, 1, %(correlation_id)s,
+           %(now)s, %(now)s, 'open', NULL, NULL, ''
+    FROM short s ORDER BY s.n, s.item_id
+"""
+
+# An order's reservation as one statement, where the order is simple: it names a known
+# fulfilment location or its channel reserves at exactly one, no line is a bundle, and no two
+# lines are of one item. Then each line has one candidate position, and the statement locks
+# those with units to take, in id order as positions_locked does, takes what each line needs
+# or what there is, and writes positions, ledger movements, refresh marks, reservations and
+# backorder exceptions. Any other order gets one "general" row and nothing is written.
+_RESERVE_SQL = """
+WITH line AS (
+    SELECT l.line_id, l.sku, l.quantity, l.n, i.id AS item_id
+    FROM unnest(%(line)s::bigint[], %(sku)s::text[], %(quantity)s::integer[])
+         WITH ORDINALITY AS l(line_id, sku, quantity, n)
+    LEFT JOIN {item} i ON i.sku = l.sku
 ),
-total AS (SELECT position_id, SUM(quantity) AS quantity FROM plan GROUP BY position_id),
+place AS (
+    SELECT COALESCE(
+        (SELECT id FROM {location} WHERE code = %(fulfilment)s),
+        (SELECT MIN(cl.location_id)
+         FROM {channel_location} cl
+         JOIN {allocation} a ON a.id = cl.allocation_id
+         JOIN {channel} ch ON ch.id = a.channel_id
+         WHERE ch.code = %(channel)s HAVING COUNT(*) = 1)
+    ) AS location_id
+),
+simple AS (
+    SELECT (SELECT location_id FROM place) IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM {bundle} bc WHERE bc.bundle_id IN (SELECT item_id FROM line))
+           AND (SELECT COUNT(DISTINCT item_id) = COUNT(item_id) FROM line) AS ok
+),
 locked AS (
-    SELECT id, on_hand - reserved - damaged - quality_hold AS available
-    FROM {position} WHERE id = ANY(%(candidates)s::bigint[])
-    ORDER BY id FOR UPDATE
+    SELECT p.id, p.item_id,
+           GREATEST(p.on_hand - p.reserved - p.damaged - p.quality_hold, 0) AS available
+    FROM {position} p
+    WHERE p.location_id = (SELECT location_id FROM place)
+      AND p.item_id IN (SELECT item_id FROM line) AND (SELECT ok FROM simple)
+      -- Nothing to take: no need to queue for the lock of a sold-out SKU's row.
+      AND p.on_hand - p.reserved - p.damaged - p.quality_hold > 0
+    ORDER BY p.id FOR UPDATE
 ),
-fits AS (
-    SELECT COUNT(*) = %(positions)s AND BOOL_AND(locked.available >= total.quantity) AS ok
-    FROM total JOIN locked ON locked.id = total.position_id
+take AS (
+    SELECT line.n, line.line_id, line.item_id, line.sku, line.quantity, locked.id AS position_id,
+           (SELECT location_id FROM place) AS location_id,
+           LEAST(line.quantity, COALESCE(locked.available, 0)) AS taken
+    FROM line LEFT JOIN locked ON locked.item_id = line.item_id
+    WHERE line.item_id IS NOT NULL AND (SELECT ok FROM simple)
 ),
 moved AS (
-    UPDATE {position} p SET reserved = p.reserved + total.quantity, updated_at = %(now)s
-    FROM total WHERE p.id = total.position_id AND (SELECT ok FROM fits)
-    RETURNING p.id
+    UPDATE {position} p SET reserved = p.reserved + t.taken, updated_at = %(now)s
+    FROM take t WHERE p.id = t.position_id AND t.taken > 0
 ),
 ledger AS (
     INSERT INTO {movement} (
@@ -329,73 +389,81 @@ ledger AS (
         event_id, source, source_event_id, reference_type, reference_id, occurred_at,
         recorded_at, correlation_id
     )
-    SELECT item_id, location_id, 'reservation', 0, quantity, 0, 0, 0, NULL, '', '', 'order',
-           %(reference)s, %(now)s, %(now)s, %(correlation_id)s
-    FROM plan WHERE EXISTS (SELECT 1 FROM moved) ORDER BY n
+    SELECT item_id, location_id, 'reservation', 0, taken, 0, 0, 0, NULL, '', '',
+           'order', %(reference)s, %(now)s, %(now)s, %(correlation_id)s
+    FROM take WHERE taken > 0 ORDER BY n
 ),
 marks AS (
     INSERT INTO {dirty} (item_id, marked_at)
-    SELECT DISTINCT item_id, %(now)s::timestamptz FROM plan WHERE EXISTS (SELECT 1 FROM moved)
-)
-INSERT INTO {reservation} (
-    order_id, order_line_id, item_id, location_id, quantity, requested, status, expires_at,
-    created_at, closed_at, correlation_id
-)
-SELECT %(order)s, line_id, item_id, location_id, quantity, requested, 'active', %(expires_at)s,
-       %(now)s, NULL, %(correlation_id)s
-FROM plan WHERE EXISTS (SELECT 1 FROM moved) ORDER BY n
-RETURNING id
+    SELECT item_id, %(now)s::timestamptz FROM take WHERE taken > 0
+),
+held AS (
+    INSERT INTO {reservation} (
+        order_id, order_line_id, item_id, location_id, quantity, requested, status,
+        expires_at, created_at, closed_at, correlation_id
+    )
+    SELECT %(order)s, line_id, item_id, location_id, taken, quantity, 'active',
+           CASE WHEN %(unpaid)s THEN %(now)s::timestamptz + make_interval(mins => NULLIF((
+               SELECT a.reservation_ttl_minutes FROM {allocation} a
+               JOIN {channel} ch ON ch.id = a.channel_id WHERE ch.code = %(channel)s), 0))
+           END,
+           %(now)s, NULL, %(correlation_id)s
+    FROM take WHERE taken > 0 ORDER BY n
+    RETURNING id, order_line_id, item_id, location_id, quantity, requested, expires_at
+),
+short AS (
+    SELECT n, line_id, item_id, sku, quantity, quantity - taken AS missing
+    FROM take WHERE taken < quantity
+),
+backorders AS ({backorders})
+SELECT 'held', h.id, h.order_line_id, h.item_id, h.location_id, h.quantity, h.requested,
+       h.expires_at, NULL
+FROM held h
+UNION ALL
+SELECT 'unknown', NULL, line_id, NULL, NULL, NULL, NULL, NULL, sku FROM line WHERE item_id IS NULL
+UNION ALL
+SELECT 'general', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM simple WHERE NOT ok
 """
 
 
 def _reserve_locked(
     plan: Plan, order_id: int, expires_at: datetime | None, correlation_id: str, now: datetime
 ) -> tuple[list[Reservation], list[tuple[Need, int]]]:
-    """The order planned again under the positions' row locks, and written."""
-    with transaction.atomic():
-        # Everything that needs no lock comes first: the lock on a popular SKU's position is
-        # held from here to commit, and every other order for it waits that long.
-        mark_dirty({n.item_id for n in plan.needs})
-        positions = positions_locked(
-            {(n.item_id, loc) for n in plan.needs for loc in plan.location_ids}
+    """The order planned under the positions' row locks, and written (call in a transaction)."""
+    # Everything that needs no lock comes first: the lock on a popular SKU's position is held
+    # from here to commit, and every other order for it waits that long.
+    mark_dirty({n.item_id for n in plan.needs})
+    positions = positions_locked(
+        {(n.item_id, loc) for n in plan.needs for loc in plan.location_ids}
+    )
+    takes, short = _allocate(
+        plan.needs,
+        plan.location_ids,
+        plan.allow_split,
+        {key: p.available for key, p in positions.items()},
+    )
+    ledger = Ledger(correlation_id, now, marked=True)
+    made = []
+    for take in takes:
+        ledger.apply(
+            positions[(take.need.item_id, take.location_id)],
+            Quantities(reserved=take.quantity),
+            reason="reservation",
+            occurred_at=now,
+            reference=("order", str(order_id)),
         )
-        takes, short = _allocate(
-            plan.needs,
-            plan.location_ids,
-            plan.allow_split,
-            {key: p.available for key, p in positions.items()},
-        )
-        ledger = Ledger(correlation_id, now, marked=True)
-        made: list[Reservation] = []
-        for take in takes:
-            position = positions[(take.need.item_id, take.location_id)]
-            ledger.apply(
-                position,
-                Quantities(reserved=take.quantity),
-                reason="reservation",
-                occurred_at=now,
-                reference=("order", str(order_id)),
-            )
-            made.append(
-                Reservation(
-                    order_id=order_id,
-                    order_line_id=take.need.line_id,
-                    item_id=take.need.item_id,
-                    location_id=take.location_id,
-                    quantity=take.quantity,
-                    requested=take.need.quantity,
-                    expires_at=expires_at,
-                    created_at=now,
-                    correlation_id=correlation_id,
-                )
-            )
-        ledger.save()
-        ids = insert_returning(
-            Reservation, _RESERVATION_FIELDS, (values_of(r, _RESERVATION_FIELDS) for r in made)
-        )
-        for reservation, pk in zip(made, ids, strict=True):
-            reservation.pk = pk
+        made.append(_reservation(order_id, take, expires_at, correlation_id, now))
+    ledger.save()
+    ids = insert_returning(
+        Reservation, _RESERVATION_FIELDS, (values_of(r, _RESERVATION_FIELDS) for r in made)
+    )
+    for reservation, pk in zip(made, ids, strict=True):
+        reservation.pk = pk
     return made, short
+
+
+def _label(payload: Mapping[str, Any]) -> str:
+    return f"{payload['channel']} order {payload.get('external_id', payload['order_id'])}"
 
 
 def _backorders_raise(
@@ -405,8 +473,8 @@ def _backorders_raise(
     correlation_id: str,
     now: datetime,
 ) -> None:
+    """The locked path's backorders; _BACKORDER_ROWS words them the same in SQL."""
     order_id = payload["order_id"]
-    label = f"{payload['channel']} order {payload.get('external_id', order_id)}"
     for need, missing in short:
         exception_raise(
             kind="backorder",
@@ -421,12 +489,18 @@ def _backorders_raise(
             },
             object_type="order",
             object_id=order_id,
-            object_label=label,
+            object_label=_label(payload),
             dedupe_key=f"backorder:{need.line_id}:{need.item_id}",
             correlation_id=correlation_id,
             now=now,
         )
-    for sku in plan.unknown:
+
+
+def _unknown_raise(
+    payload: Mapping[str, Any], unknown: Sequence[str], correlation_id: str, now: datetime
+) -> None:
+    order_id = payload["order_id"]
+    for sku in unknown:
         exception_raise(
             kind="unknown_sku",
             reason=f"order {order_id} sells {sku!r}, which is not in the item master",
@@ -434,7 +508,7 @@ def _backorders_raise(
             object_type="order",
             object_id=order_id,
             dedupe_key=f"unknown_sku:{order_id}:{sku}",
-            object_label=label,
+            object_label=_label(payload),
             correlation_id=correlation_id,
             now=now,
         )

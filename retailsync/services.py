@@ -3,7 +3,7 @@ survive the caller's rollback: the raw message store)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -243,17 +243,8 @@ def exception_raise(
         item.save(force_insert=True)
         return item
     fields = [f for f in ExceptionItem._meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(ExceptionItem._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        # The predicate of the partial unique index exception_one_open_per_key, as Django writes it.
-        """ON CONFLICT ("dedupe_key") WHERE ("status" = 'open' AND NOT ("dedupe_key" = '')) """
-        "DO UPDATE SET occurrences = excluded.occurrences + "
-        f"{qn(ExceptionItem._meta.db_table)}.occurrences, last_seen_at = excluded.last_seen_at, "
-        "reason = excluded.reason, details = excluded.details, "
-        "correlation_id = excluded.correlation_id "
-        "RETURNING id, occurrences"
+    sql = exception_upsert_sql(
+        [f.column for f in fields], f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -265,6 +256,24 @@ def exception_raise(
     if item.occurrences > 1:
         item.refresh_from_db()  # a repeat: the open one as it stands, first seen long ago
     return item
+
+
+def exception_upsert_sql(columns: Sequence[str], rows: str) -> str:
+    """`INSERT` of exceptions from `rows` (a VALUES list or a SELECT giving `columns`), where a
+    row whose dedupe key is already open counts as another occurrence of that one instead. Also
+    for statements that raise exceptions as part of their own work (backorders)."""
+    qn = connection.ops.quote_name
+    table = qn(ExceptionItem._meta.db_table)
+    return (
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) {rows} "
+        # The predicate of the partial unique index exception_one_open_per_key, as Django
+        # writes it: the conflict target must name that index.
+        """ON CONFLICT ("dedupe_key") WHERE ("status" = 'open' AND NOT ("dedupe_key" = '')) """
+        f"DO UPDATE SET occurrences = {table}.occurrences + excluded.occurrences, "
+        "last_seen_at = excluded.last_seen_at, reason = excluded.reason, "
+        "details = excluded.details, correlation_id = excluded.correlation_id "
+        "RETURNING id, occurrences"
+    )
 
 
 def exception_close(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -127,10 +128,14 @@ def test_concurrent_reservations_and_events_never_oversell(stock, one_statement,
         assert ExceptionItem.objects.filter(kind="backorder").exists()
 
 
-def test_a_plan_overtaken_by_a_stock_change_is_made_again_under_the_locks(stock):
-    """The order reads 3 tees at WH1 and plans 2; before its statement runs, a transaction
-    still in flight takes 2 of them. The statement waits for that row lock, finds 1 left, writes
-    nothing, and the order is planned again under the lock: 1 reserved, 1 on backorder."""
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one statement", "under locks"])
+def test_an_order_waiting_for_a_positions_lock_reserves_from_what_is_left(
+    stock, one_statement, monkeypatch
+):
+    """3 tees at WH1; a transaction still in flight takes 2 of them while the order for 2
+    arrives. The order waits for that row lock, then sees the 1 left, not the 3 it would have
+    read before: 1 reserved, 1 on backorder, nothing oversold."""
+    monkeypatch.setattr(reservations, "ONE_STATEMENT", one_statement)
     channel = ChannelFactory(code="web")
     allocation_set(channel=channel, locations=["WH1"])
     now = datetime(2026, 11, 20, tzinfo=UTC)
@@ -152,27 +157,22 @@ def test_a_plan_overtaken_by_a_stock_change_is_made_again_under_the_locks(stock)
         finally:
             connection.close()
 
-    plan_read = reservations._plan
-
-    def plan_then_let_the_adjustment_commit(payload):  # type: ignore[no-untyped-def]
-        plan = plan_read(payload)  # 3 available: the adjustment is not committed yet
-        threading.Timer(0.3, release.set).start()
-        return plan
-
     other = threading.Thread(target=adjust)
     other.start()
     assert taken.wait(10)
-    reservations._plan = plan_then_let_the_adjustment_commit
-    try:
-        made = order_reserve(payload=payload)
-    finally:
-        reservations._plan = plan_read
-        release.set()
-        other.join(10)
+    threading.Timer(0.3, release.set).start()  # commits while the order waits for the lock
+    began = time.monotonic()
+    made = order_reserve(payload=payload)
+    waited = time.monotonic() - began
+    other.join(10)
 
+    assert waited >= 0.25  # it did wait for the lock
     assert [(r.quantity, r.requested) for r in made] == [(1, 2)]
     tee = Position.objects.get(item__sku="TEE", location__code="WH1")
     assert (tee.on_hand, tee.reserved) == (1, 1)
     backorder = ExceptionItem.objects.get(kind="backorder")
     assert backorder.details["short"] == 1
+    assert backorder.reason == "1 of 2 × TEE could not be reserved for order " + str(
+        payload["order_id"]
+    )
     assert StockMovement.objects.filter(reason="reservation").count() == 1

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from inventory import reservations
-from inventory.models import Reservation
+from inventory.models import Reservation, StockMovement
 from inventory.reservations import reservations_expire
 from inventory.services import allocation_set
 from retailsync.models import ExceptionItem
@@ -171,3 +171,44 @@ def test_the_same_event_dispatched_twice_reserves_once(shop):
     event_dispatch(event_id=DomainEvent.objects.get(name="order.accepted").pk)
 
     assert position("TEE", "WH1")["reserved"] == 1
+
+
+def test_an_order_at_one_location_reserves_what_there_is_and_says_what_is_missing(shop):
+    """One location to reserve at: on PostgreSQL the one-statement path, which must behave
+    exactly like the path under locks (the fixture runs this test both ways)."""
+    allocation_set(channel=shop.channel, locations=["WH1", "WH2"], reservation_ttl_minutes=30)
+    before = timezone.now()
+    order_id = accept(
+        shop,
+        order(
+            "A11",
+            [("TEE", 5), ("MUG", 1), ("NOT-IN-MASTER", 1)],
+            fulfilment_location="WH1",
+            status="pending",
+        ),
+    )
+
+    held = {r.item.sku: r for r in Reservation.objects.filter(order_id=order_id)}
+    assert {sku: (r.quantity, r.requested) for sku, r in held.items()} == {
+        "TEE": (3, 5),
+        "MUG": (1, 1),
+    }
+    expires = held["TEE"].expires_at
+    assert before + timedelta(minutes=30) <= expires <= timezone.now() + timedelta(minutes=30)
+    assert (position("TEE", "WH1")["reserved"], position("TEE", "WH2")["reserved"]) == (3, 0)
+    assert position("MUG", "WH1")["reserved"] == 1
+    backorder = ExceptionItem.objects.get(kind="backorder")
+    assert backorder.reason == f"2 of 5 × TEE could not be reserved for order {order_id}"
+    line_id = held["TEE"].order_line_id
+    assert backorder.details == {
+        "order_id": order_id,
+        "line_id": line_id,
+        "sku": "TEE",
+        "short": 2,
+        "requested": 5,
+    }
+    assert backorder.dedupe_key == f"backorder:{line_id}:{held['TEE'].item_id}"
+    assert backorder.object_label == "web order A11"
+    assert ExceptionItem.objects.get(kind="unknown_sku").details["sku"] == "NOT-IN-MASTER"
+    ledger = StockMovement.objects.filter(reason="reservation", reference_id=str(order_id))
+    assert sorted((m.item.sku, m.reserved) for m in ledger) == [("MUG", 1), ("TEE", 3)]
