@@ -7,10 +7,10 @@ message's status, COMMIT; per request the round trips cost more CPU than the row
 whole write is one statement of data-modifying CTEs run in autocommit, so it is a transaction of
 its own: everything is written, or nothing.
 
-The rows travel as one JSON document, unpacked by `jsonb_populate_record(set)` into each table's
-own column types (amounts as decimal strings, times in ISO 8601 with their offset, JSON fields
-as themselves): the statement text never changes, so it is prepared once per connection, and
-psycopg adapts two parameters instead of dozens. The ids that sibling rows point at (message,
+The rows travel as one JSON document, each row an array in its table's field order, read into
+each column's own type (amounts as decimal strings, times in ISO 8601 with their offset, JSON
+fields as themselves): the statement text never changes, so it is prepared once per connection,
+and psycopg adapts four parameters instead of dozens. The ids that sibling rows point at (message,
 lines, shipping lines, fees) are drawn from their sequences inside the statement, in position
 order, and joined to the rows that reference them by position.
 
@@ -21,11 +21,9 @@ says so: the caller then takes the general path, which decides what such a messa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -79,9 +77,8 @@ _REFS = {"line": "l", "shipping_line": "s", "fee": "f"}
 _NUMBERED = {"l": "lines", "s": "shipping", "f": "fees"}
 
 
-def _column(model: type[models.Model], name: str) -> str:
-    field: Any = model._meta.get_field(name)
-    return str(field.column)
+def _field(model: type[models.Model], name: str) -> Any:
+    return model._meta.get_field(name)
 
 
 def _q(name: str) -> str:
@@ -96,18 +93,39 @@ def _next_id(model: type[models.Model]) -> str:
     return f"nextval(pg_get_serial_sequence('{model._meta.db_table}', 'id'))"
 
 
-def _insert(model: type[models.Model], fields: Sequence[str], source: str, own_id: str = "") -> str:
-    """INSERT … SELECT of a child's `fields` from record `x`, which `source` yields, with the
-    order's id, its own id (drawn in CTE `own_id`, if given) and its siblings' ids joined in."""
-    columns = [_column(model, f) for f in fields if f != "order" and f not in _REFS]
-    refs = [f for f in fields if f in _REFS]
-    names = (["id"] if own_id else []) + [_column(model, "order")]
+def _value(model: type[models.Model], fields: Sequence[str], name: str, row: str) -> str:
+    """The SQL for field `name` of a row given as a JSON array (`row`) in `fields` order, in
+    the column's type: JSON as itself, text as text (so an overlong value fails as it would
+    in an INSERT, where a cast to varchar(n) would cut it), anything else through its type's
+    input function, which reads decimal strings and ISO 8601 times exactly."""
+    field = _field(model, name)
+    at = fields.index(name)
+    if isinstance(field, models.JSONField):
+        return f"{row}->{at}"
+    if isinstance(field, models.CharField | models.TextField):
+        return f"{row}->>{at}"
+    return f"({row}->>{at})::{field.db_type(connection)}"
+
+
+def _insert(
+    model: type[models.Model], fields: Sequence[str], source: str, row: str, own_id: str = ""
+) -> str:
+    """INSERT … SELECT of a child's `fields` from the JSON array `row`, which `source` yields,
+    with the order's id, its own id (drawn in CTE `own_id`, if given) and its siblings' ids
+    (joined by position) in place of the positions the row gives."""
+    names = (["id"] if own_id else []) + [_field(model, "order").column]
     values = ([f"{own_id}.id"] if own_id else []) + ["o.id"]
-    names += [_column(model, f) for f in refs] + columns
-    values += [f"{_REFS[f]}.id" for f in refs] + [f"x.{_q(c)}" for c in columns]
-    joins = "".join(
-        f" LEFT JOIN {_REFS[f]} ON {_REFS[f]}.n = x.{_q(_column(model, f))}" for f in refs
-    )
+    joins = ""
+    for name in fields:
+        if name == "order":
+            continue
+        names.append(_field(model, name).column)
+        if name in _REFS:
+            alias = _REFS[name]
+            values.append(f"{alias}.id")
+            joins += f" LEFT JOIN {alias} ON {alias}.n = {_value(model, fields, name, row)}"
+        else:
+            values.append(_value(model, fields, name, row))
     return (
         f"INSERT INTO {_table(model)} ({', '.join(map(_q, names))})"  # noqa: S608
         f" SELECT {', '.join(values)} FROM {source}{joins}"
@@ -117,9 +135,15 @@ def _insert(model: type[models.Model], fields: Sequence[str], source: str, own_i
 @cache
 def _statement(shape: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
     fields = dict(shape)
-    order_columns = [_column(Order, f) for f in fields["order"] if f != "inbound_message"]
-    message_columns = [_column(InboundMessage, f) for f in MESSAGE_FIELDS]
-    event_columns = [_column(DomainEvent, f) for f in EVENT_FIELDS if f != "payload"]
+    order_f = fields["order"]
+    order_names = [_field(Order, f).column for f in order_f if f != "inbound_message"]
+    order_values = [_value(Order, order_f, f, "x.r") for f in order_f if f != "inbound_message"]
+    message_names = [_field(InboundMessage, f).column for f in MESSAGE_FIELDS]
+    message_values = [_value(InboundMessage, MESSAGE_FIELDS, f, "x.r") for f in MESSAGE_FIELDS]
+    event_f = [f for f in EVENT_FIELDS if f != "payload"]
+    event_names = [_field(DomainEvent, f).column for f in event_f]
+    event_values = [_value(DomainEvent, EVENT_FIELDS, f, "x.r") for f in event_f]
+    payload = _value(DomainEvent, EVENT_FIELDS, "payload", "x.r")
 
     def numbered(alias: str) -> str:
         key = _NUMBERED[alias]
@@ -130,29 +154,24 @@ def _statement(shape: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
 
     def own(alias: str) -> str:
         """A numbered child: its id drawn above, its values from its element of the array."""
-        model = TABLES[_NUMBERED[alias]]
-        source = f"o, {alias}, jsonb_populate_record(NULL::{_table(model)}, {alias}.r) AS x"
-        return _insert(model, fields[_NUMBERED[alias]], source, alias)
+        key = _NUMBERED[alias]
+        return _insert(TABLES[key], fields[key], f"o, {alias}", f"{alias}.r", alias)
 
     def rows(key: str) -> str:
-        model = TABLES[key]
-        source = (
-            f"o CROSS JOIN d CROSS JOIN"
-            f" jsonb_populate_recordset(NULL::{_table(model)}, d.j->'{key}') AS x"
-        )
-        return _insert(model, fields[key], source)
+        source = f"o CROSS JOIN d CROSS JOIN jsonb_array_elements(d.j->'{key}') AS x(r)"
+        return _insert(TABLES[key], fields[key], source, "x.r")
 
     return f"""
 WITH d AS MATERIALIZED (SELECT %(document)s::jsonb AS j),
 msg AS MATERIALIZED (SELECT {_next_id(InboundMessage)} AS id),
 o AS (
-    INSERT INTO {_table(Order)} (inbound_message_id, {", ".join(map(_q, order_columns))})
-    SELECT msg.id, {", ".join(f"x.{_q(c)}" for c in order_columns)}
-    FROM d, msg, jsonb_populate_record(NULL::{_table(Order)}, d.j->'order') AS x
+    INSERT INTO {_table(Order)} (inbound_message_id, {", ".join(map(_q, order_names))})
+    SELECT msg.id, {", ".join(order_values)}
+    FROM msg, (SELECT d.j->'order' AS r FROM d) AS x
     WHERE %(message_id)s = '' OR NOT EXISTS (
         SELECT FROM {_table(InboundMessage)} AS first
-        WHERE first.channel_id = x.channel_id AND first.message_id = %(message_id)s
-          AND first.duplicate_of_id IS NULL
+        WHERE first.channel_id = {_value(Order, order_f, "channel", "x.r")}
+          AND first.message_id = %(message_id)s AND first.duplicate_of_id IS NULL
     )
     ON CONFLICT (channel_id, external_id) DO NOTHING
     RETURNING id
@@ -167,19 +186,19 @@ ti AS ({rows("taxes")}),
 di AS ({rows("discounts")}),
 pi AS ({rows("payments")}),
 ei AS (
-    INSERT INTO {_table(DomainEvent)} (aggregate_id, payload, {", ".join(map(_q, event_columns))})
+    INSERT INTO {_table(DomainEvent)} (aggregate_id, payload, {", ".join(map(_q, event_names))})
     SELECT o.id::text,
-        x.payload || jsonb_build_object(
+        {payload} || jsonb_build_object(
             'order_id', o.id,
             'lines', (
                 SELECT coalesce(jsonb_agg(e.r || jsonb_build_object('line_id', l.id) ORDER BY e.n),
                                 '[]'::jsonb)
-                FROM jsonb_array_elements(x.payload->'lines') WITH ORDINALITY AS e(r, n)
+                FROM jsonb_array_elements({payload}->'lines') WITH ORDINALITY AS e(r, n)
                 JOIN l ON l.n = e.n
             )
         ),
-        {", ".join(f"x.{_q(c)}" for c in event_columns)}
-    FROM o, d, jsonb_populate_recordset(NULL::{_table(DomainEvent)}, d.j->'events') AS x
+        {", ".join(event_values)}
+    FROM o CROSS JOIN d CROSS JOIN jsonb_array_elements(d.j->'events') AS x(r)
 ),
 xu AS (
     UPDATE {_table(ExceptionItem)} AS x
@@ -191,31 +210,39 @@ xu AS (
       AND x.dedupe_key = %(rejection_key)s
 ),
 mi AS (
-    INSERT INTO {_table(InboundMessage)} (id, body, result, {", ".join(map(_q, message_columns))})
+    INSERT INTO {_table(InboundMessage)} (id, body, result, {", ".join(map(_q, message_names))})
     SELECT msg.id, %(body)s,
         jsonb_build_object('orders', jsonb_build_array(jsonb_build_array(0, d.j->'result', o.id))),
-        {", ".join(f"x.{_q(c)}" for c in message_columns)}
-    FROM o, msg, d, jsonb_populate_record(NULL::{_table(InboundMessage)}, d.j->'message') AS x
+        {", ".join(message_values)}
+    FROM o, msg, d, (SELECT d.j->'message' AS r FROM d) AS x
 )
 SELECT o.id, msg.id FROM o, msg
 """  # noqa: S608  (names from the models' metadata; values travel as parameters)
 
 
-def _plain(value: Any) -> Any:
-    """A column value as JSON that the column's input function reads exactly: no float, no
-    microseconds lost. The contents of JSON fields are left to the encoder, as the ORM does."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+@cache
+def _times(model: type[models.Model], fields: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(
+        i for i, name in enumerate(fields) if isinstance(_field(model, name), models.DateTimeField)
+    )
 
 
-def _objects(
-    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> list[dict[str, Any]]:
-    columns = [_column(model, f) for f in fields]
-    return [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+def _rows(
+    model: type[models.Model], fields: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> list[Sequence[Any]]:
+    """Rows as they go into the document: datetime columns in ISO 8601 with every microsecond
+    (DjangoJSONEncoder, which encodes the rest, keeps milliseconds only, as JSON fields want)."""
+    times = _times(model, fields)
+    if not times:
+        return list(rows)
+    out: list[Sequence[Any]] = []
+    for row in rows:
+        plain = list(row)
+        for i in times:
+            if plain[i] is not None:
+                plain[i] = plain[i].isoformat()
+        out.append(plain)
+    return out
 
 
 # psycopg prepares nothing, even when asked, while its threshold is None (Django's default,
@@ -241,6 +268,9 @@ def _prepared() -> Iterator[None]:
         yield
 
 
+_encoder = DjangoJSONEncoder(separators=(",", ":"))
+
+
 def order_insert_one(
     *,
     tables: Mapping[str, tuple[tuple[str, ...], Sequence[Sequence[Any]]]],
@@ -258,25 +288,20 @@ def order_insert_one(
     or None when nothing was written: the external id is taken, or the message id was
     delivered before."""
     document: dict[str, Any] = {
-        key: _objects(TABLES[key], fields, rows) for key, (fields, rows) in tables.items()
+        key: _rows(TABLES[key], fields, rows) for key, (fields, rows) in tables.items()
     }
     document["order"] = document["order"][0]
-    document["events"] = _objects(DomainEvent, EVENT_FIELDS, events)
-    document["message"] = _objects(
+    document["events"] = _rows(DomainEvent, EVENT_FIELDS, events)
+    document["message"] = _rows(
         InboundMessage, MESSAGE_FIELDS, [values_of(message, MESSAGE_FIELDS)]
     )[0]
-    document.update(
-        result=result,
-        resolution=resolution,
-        now=now.isoformat(),
-    )
-    text = json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":"))
+    document.update(result=result, resolution=resolution, now=now.isoformat())
     shape = tuple((key, fields) for key, (fields, _) in sorted(tables.items()))
     with _prepared(), connection.cursor() as cursor:
         cursor.execute(
             _statement(shape),
             {
-                "document": text,
+                "document": _encoder.encode(document),
                 "body": bytes(message.body),
                 "message_id": message.message_id,
                 "rejection_key": rejection_key,

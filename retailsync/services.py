@@ -155,17 +155,23 @@ def inbound_message_new(
     correlation_id: str,
 ) -> InboundMessage:
     """A message as received, not saved yet and not linked to an earlier delivery."""
+    # One pass over what was sent, rather than a case-insensitive lookup per header we know.
+    given = {name.lower(): value for name, value in headers.items()}
     return InboundMessage(
         channel=channel,
         kind=kind,
-        message_id=next((headers[h] for h in MESSAGE_ID_HEADERS if headers.get(h)), "")[:128],
-        topic=headers.get("X-Shopify-Topic") or headers.get("X-WC-Webhook-Topic") or "",
+        message_id=next((given[h] for h in _MESSAGE_ID if given.get(h)), "")[:128],
+        topic=given.get("x-shopify-topic") or given.get("x-wc-webhook-topic") or "",
         body=body,
-        content_type=headers.get("Content-Type", "")[:100],
-        headers={h: headers[h][:500] for h in KEPT_HEADERS if h in headers},
+        content_type=given.get("content-type", "")[:100],
+        headers={_KEPT[name]: value[:500] for name, value in given.items() if name in _KEPT},
         correlation_id=correlation_id,
         received_at=timezone.now(),
     )
+
+
+_KEPT = {name.lower(): name for name in KEPT_HEADERS}
+_MESSAGE_ID = [name.lower() for name in MESSAGE_ID_HEADERS]
 
 
 _MESSAGE_FIELDS = (

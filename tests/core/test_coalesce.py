@@ -3,29 +3,16 @@ again as soon as a run has taken it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.conf import settings
 
 from inventory.tasks import availability_refresh_task
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import requests_forget, task_request, task_taken
+from retailsync.coalesce import task_request, task_taken
 
 pytestmark = pytest.mark.skipif(
     not settings.CELERY_BROKER_URL.startswith("redis://"), reason="needs the Redis broker"
 )
-
-
-@pytest.fixture
-def broker() -> Iterator[None]:
-    """No worker consumes: what is enqueued stays in the queue, and purge counts it."""
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    requests_forget(celery_app)
-    yield
-    celery_app.control.purge()
-    requests_forget(celery_app)
 
 
 def test_requests_while_one_waits_enqueue_nothing_more(broker):

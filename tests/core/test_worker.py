@@ -15,6 +15,7 @@ from retailsync.celery import app as celery_app
 from retailsync.correlation import get_correlation_id
 from retailsync.events import event_dispatch
 from retailsync.models import DomainEvent, EventReceipt
+from retailsync.tasks import events_relay
 from tests.conftest import wait_for
 from tests.orders.payloads import canonical_order
 
@@ -112,3 +113,32 @@ def test_a_relay_run_waits_for_the_one_running_and_then_does_what_is_left(subscr
     assert first == 5 * len(events.subscribers_for("order.accepted"))
     assert results == [0]
     assert len(seen) == 5
+
+
+def test_a_commit_soon_after_its_process_asked_skips_asking_and_the_run_still_dispatches_it(
+    subscriber, broker, channel, monkeypatch
+):
+    """The window is widened to seconds so that the order of things is certain: A asks, the
+    relay takes the request and dispatches A, then B commits within the window and asks
+    nothing; the relay's reading after its linger finds B."""
+    monkeypatch.setattr(events, "ASK_AGAIN_AFTER", 1.5)
+    monkeypatch.setattr(events, "RELAY_LINGER", 3.0)
+    monkeypatch.setattr(events, "_asked_at", -10.0)
+    a = channel.post_order(canonical_order(external_id="WINDOW-A")).json()["id"]
+    results: list[int] = []
+
+    def relay() -> None:
+        try:
+            results.append(events_relay.run())  # as a worker would, without the broker
+        finally:
+            connection.close()
+
+    run = threading.Thread(target=relay)
+    run.start()
+    wait_for(lambda: [order_id for _, order_id, _ in seen] == [a], seconds=5)
+    b = channel.post_order(canonical_order(external_id="WINDOW-B")).json()["id"]
+    run.join(10)
+
+    assert celery_app.control.purge() == 1  # A's request only: B did not ask
+    assert [order_id for _, order_id, _ in seen] == [a, b]
+    assert not DomainEvent.objects.filter(dispatched_at__isnull=True).exists()
