@@ -33,7 +33,7 @@ answer). See bench/README.md; compare with `--worker-class sync --workers 4` and
 
 Run from the project root. The database named in DATABASE_URL is ignored: the run drops and
 recreates `retailsync_bench` on that server, so it can never wipe a real database. Ingestion
-enqueues event dispatch tasks; they go to a Celery queue of the bench's own, which no worker
+enqueues event relay requests; they go to a Celery queue of the bench's own, which no worker
 consumes and which is dropped after the run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/retailsync_bench \
@@ -403,8 +403,11 @@ def database_recreate(url: str) -> None:
 
 
 def celery_queue_drop(broker_url: str) -> int:
-    """Delete the bench's Celery queue (event dispatch tasks enqueued by ingestion, which no
-    worker runs here); returns how many tasks it held. Only Redis brokers are handled."""
+    """Delete the bench's Celery queue (relay requests enqueued by ingestion, which no worker
+    runs here) and its "waiting" flags (retailsync.coalesce); returns how many tasks it held.
+    Without the flags a run starts as a live system does after the worker has taken the last
+    request: the first commit enqueues one. Left over from the previous run (they live 60 s),
+    they would spare this run even that. Only Redis brokers are handled."""
     if not broker_url.startswith(("redis://", "rediss://")):
         return 0
     import redis
@@ -416,6 +419,8 @@ def celery_queue_drop(broker_url: str) -> int:
             CELERY_QUEUE,
             f"_kombu.binding.{CELERY_QUEUE}",
             f"_kombu.binding_permanent.{CELERY_QUEUE}",
+            # retailsync.coalesce's flag names: retailsync:waiting:<queue>:<task name>
+            *client.scan_iter(match=f"retailsync:waiting:{CELERY_QUEUE}:*"),
         )
     finally:
         client.close()
@@ -446,23 +451,38 @@ class Stored:
     orders: int
     lines: int
     total: Decimal
+    messages: dict[str, int]  # the bench channel's inbound messages by status
+    accepted_events: int  # order.accepted events about the bench channel's orders
 
 
 def stored_orders(url: str) -> Stored:
-    """What the bench channel's orders add up to in the database."""
+    """What the bench channel's orders add up to in the database, with the messages and events
+    that each delivery must have left beside them."""
+    # Each query calls the rows it counts `o`, joined to the bench channel.
+    channel = " JOIN core_channel c ON c.id = o.channel_id WHERE c.code = %s"
     with psycopg.connect(url) as conn:
-        orders = conn.execute(
-            "SELECT count(*), coalesce(sum(o.total), 0) FROM orders_order o"
-            " JOIN core_channel c ON c.id = o.channel_id WHERE c.code = %s",
-            [CHANNEL_CODE],
-        ).fetchone()
-        lines = conn.execute(
-            "SELECT count(*) FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id"
-            " JOIN core_channel c ON c.id = o.channel_id WHERE c.code = %s",
-            [CHANNEL_CODE],
-        ).fetchone()
-    assert orders is not None and lines is not None
-    return Stored(orders=orders[0], lines=lines[0], total=Decimal(orders[1]))
+        [(orders, total)], [(lines,)], [(events,)], messages = (
+            conn.execute(query, [CHANNEL_CODE]).fetchall()
+            for query in (
+                "SELECT count(*), coalesce(sum(o.total), 0) FROM orders_order o" + channel,
+                "SELECT count(*) FROM orders_orderline l JOIN orders_order o"
+                " ON o.id = l.order_id" + channel,
+                "SELECT count(*) FROM core_domainevent e JOIN orders_order o"
+                " ON e.aggregate_type = 'order' AND e.aggregate_id = o.id::text"
+                + channel
+                + " AND e.name = 'order.accepted'",
+                "SELECT o.status, count(*) FROM core_inboundmessage o"
+                + channel
+                + " GROUP BY o.status",
+            )
+        )
+    return Stored(
+        orders=orders,
+        lines=lines,
+        total=Decimal(total),
+        messages=dict(messages),
+        accepted_events=events,
+    )
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -729,6 +749,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"database holds {stored.orders} orders, {stored.lines} lines totalling "
             f"{stored.total}; sent {sent}, {sent_lines}, {sent_total}"
         )
+    # One message per request, each processed; one order.accepted event per order.
+    sent_messages = {"processed": sizes.warmup + sizes.single_orders + len(batch_requests)}
+    if (stored.messages, stored.accepted_events) != (sent_messages, sent):
+        problems.append(
+            f"database holds messages {stored.messages} and {stored.accepted_events} "
+            f"order.accepted events; expected {sent_messages} and {sent}"
+        )
 
     echo_rate = echo.requests / echo.seconds
     single_rate = one.requests / one.seconds
@@ -744,10 +771,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     latency = print_report(rows, one, concurrency)
     verdict = "OK" if not problems else "MISMATCH"
     print(
-        f"database: {stored.orders} orders, {stored.lines} lines, total {stored.total:.2f} "
+        f"database: {stored.orders} orders, {stored.lines} lines, total {stored.total:.2f}, "
+        f"{stored.accepted_events} order.accepted events, messages {stored.messages} "
         f"(sent {sent} orders incl. {sizes.warmup} warm-up): {verdict}"
     )
-    print(f"celery: {tasks_enqueued} event dispatch tasks were enqueued (no worker ran; dropped)")
+    print(f"celery: {tasks_enqueued} relay requests were enqueued (no worker ran; dropped)")
     for problem in problems:
         print(f"CORRECTNESS FAILURE: {problem}")
 
@@ -777,6 +805,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "total": str(stored.total),
             "sent_orders": sent,
             "sent_total": str(sent_total),
+            "messages": stored.messages,
+            "accepted_events": stored.accepted_events,
         },
         "celery_tasks_enqueued": tasks_enqueued,
         "correctness_problems": problems,

@@ -55,7 +55,7 @@ def setup_django() -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
     os.environ["DATABASE_URL"] = url
-    # A real broker, as in production: enqueueing event dispatch is part of the cost.
+    # A real broker, as in production: asking for the event relay is part of the cost.
     os.environ["CELERY_BROKER_URL"] = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL
     os.environ["CELERY_QUEUE"] = CELERY_QUEUE
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"

@@ -12,7 +12,7 @@ each column's own type (amounts as decimal strings, times in ISO 8601 with their
 fields as themselves): the statement text never changes, so it is prepared once per connection,
 and psycopg adapts four parameters instead of dozens. The ids that sibling rows point at (message,
 lines, shipping lines, fees) are drawn from their sequences inside the statement, in position
-order, and joined to the rows that reference them by position.
+order, into arrays that the rows referring to them index by position.
 
 When the order's external id is taken already (an update, a redelivery, a race with another
 delivery), or the channel's message id was delivered before, the statement writes nothing and
@@ -21,14 +21,14 @@ says so: the caller then takes the general path, which decides what such a messa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from retailsync.db import values_of
 from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
@@ -73,8 +73,9 @@ EVENT_FIELDS = (
     "created_at",
     "dispatched_at",
 )
-_REFS = {"line": "l", "shipping_line": "s", "fee": "f"}
-_NUMBERED = {"l": "lines", "s": "shipping", "f": "fees"}
+# A sibling reference (tax lines' and discounts' "line", "shipping_line", "fee") and the row
+# set whose ids it points into; those row sets get their ids drawn in the statement.
+_REFS = {"line": "lines", "shipping_line": "shipping", "fee": "fees"}
 
 
 def _field(model: type[models.Model], name: str) -> Any:
@@ -93,6 +94,10 @@ def _next_id(model: type[models.Model]) -> str:
     return f"nextval(pg_get_serial_sequence('{model._meta.db_table}', 'id'))"
 
 
+# Casts for what the document carries: the column's own precision applies on assignment.
+_CAST = {"DecimalField": "numeric", "DateTimeField": "timestamptz"}
+
+
 def _value(model: type[models.Model], fields: Sequence[str], name: str, row: str) -> str:
     """The SQL for field `name` of a row given as a JSON array (`row`) in `fields` order, in
     the column's type: JSON as itself, text as text (so an overlong value fails as it would
@@ -104,31 +109,27 @@ def _value(model: type[models.Model], fields: Sequence[str], name: str, row: str
         return f"{row}->{at}"
     if isinstance(field, models.CharField | models.TextField):
         return f"{row}->>{at}"
-    return f"({row}->>{at})::{field.db_type(connection)}"
+    return f"({row}->>{at})::{_CAST.get(field.get_internal_type(), field.db_type(connection))}"
 
 
-def _insert(
-    model: type[models.Model], fields: Sequence[str], source: str, row: str, own_id: str = ""
-) -> str:
-    """INSERT … SELECT of a child's `fields` from the JSON array `row`, which `source` yields,
-    with the order's id, its own id (drawn in CTE `own_id`, if given) and its siblings' ids
-    (joined by position) in place of the positions the row gives."""
-    names = (["id"] if own_id else []) + [_field(model, "order").column]
-    values = ([f"{own_id}.id"] if own_id else []) + ["o.id"]
-    joins = ""
+def _insert(model: type[models.Model], fields: Sequence[str], key: str, numbered: bool) -> str:
+    """INSERT … SELECT of the rows of `key` (JSON arrays in `fields` order) with the order's id,
+    their own ids if `numbered` (drawn in CTE `ids`), and their siblings' ids in place of the
+    positions the rows give."""
+    names = (["id"] if numbered else []) + [_field(model, "order").column]
+    values = ([f"ids.{key}[e.n]"] if numbered else []) + ["o.id"]
     for name in fields:
         if name == "order":
             continue
         names.append(_field(model, name).column)
         if name in _REFS:
-            alias = _REFS[name]
-            values.append(f"{alias}.id")
-            joins += f" LEFT JOIN {alias} ON {alias}.n = {_value(model, fields, name, row)}"
+            values.append(f"ids.{_REFS[name]}[{_value(model, fields, name, 'e.r')}]")
         else:
-            values.append(_value(model, fields, name, row))
+            values.append(_value(model, fields, name, "e.r"))
     return (
         f"INSERT INTO {_table(model)} ({', '.join(map(_q, names))})"  # noqa: S608
-        f" SELECT {', '.join(values)} FROM {source}{joins}"
+        f" SELECT {', '.join(values)} FROM o, ids, d,"
+        f" jsonb_array_elements(d.j->'{key}') WITH ORDINALITY AS e(r, n)"
     )
 
 
@@ -144,30 +145,24 @@ def _statement(shape: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
     event_names = [_field(DomainEvent, f).column for f in event_f]
     event_values = [_value(DomainEvent, EVENT_FIELDS, f, "x.r") for f in event_f]
     payload = _value(DomainEvent, EVENT_FIELDS, "payload", "x.r")
-
-    def numbered(alias: str) -> str:
-        key = _NUMBERED[alias]
-        return (
-            f"{alias} AS MATERIALIZED (SELECT {_next_id(TABLES[key])} AS id, e.n, e.r"  # noqa: S608
-            f" FROM d, jsonb_array_elements(d.j->'{key}') WITH ORDINALITY AS e(r, n))"
-        )
-
-    def own(alias: str) -> str:
-        """A numbered child: its id drawn above, its values from its element of the array."""
-        key = _NUMBERED[alias]
-        return _insert(TABLES[key], fields[key], f"o, {alias}", f"{alias}.r", alias)
-
-    def rows(key: str) -> str:
-        source = f"o CROSS JOIN d CROSS JOIN jsonb_array_elements(d.j->'{key}') AS x(r)"
-        return _insert(TABLES[key], fields[key], source, "x.r")
+    # Ids in position order: generate_series yields 1, 2, … and nextval runs in that order.
+    drawn = ", ".join(
+        f"ARRAY(SELECT {_next_id(TABLES[key])}"  # noqa: S608
+        f" FROM generate_series(1, jsonb_array_length(d.j->'{key}'))) AS {key}"
+        for key in _REFS.values()
+    )
+    inserts = ",\n".join(
+        f"{key}_i AS ({_insert(TABLES[key], fields[key], key, key in _REFS.values())})"
+        for key in ("lines", "shipping", "fees", "taxes", "discounts", "payments")
+    )
 
     return f"""
 WITH d AS MATERIALIZED (SELECT %(document)s::jsonb AS j),
-msg AS MATERIALIZED (SELECT {_next_id(InboundMessage)} AS id),
+ids AS MATERIALIZED (SELECT {_next_id(InboundMessage)} AS msg, {drawn} FROM d),
 o AS (
     INSERT INTO {_table(Order)} (inbound_message_id, {", ".join(map(_q, order_names))})
-    SELECT msg.id, {", ".join(order_values)}
-    FROM msg, (SELECT d.j->'order' AS r FROM d) AS x
+    SELECT ids.msg, {", ".join(order_values)}
+    FROM ids, (SELECT d.j->'order' AS r FROM d) AS x
     WHERE %(message_id)s = '' OR NOT EXISTS (
         SELECT FROM {_table(InboundMessage)} AS first
         WHERE first.channel_id = {_value(Order, order_f, "channel", "x.r")}
@@ -176,29 +171,22 @@ o AS (
     ON CONFLICT (channel_id, external_id) DO NOTHING
     RETURNING id
 ),
-{numbered("l")},
-{numbered("s")},
-{numbered("f")},
-li AS ({own("l")}),
-si AS ({own("s")}),
-fi AS ({own("f")}),
-ti AS ({rows("taxes")}),
-di AS ({rows("discounts")}),
-pi AS ({rows("payments")}),
+{inserts},
 ei AS (
     INSERT INTO {_table(DomainEvent)} (aggregate_id, payload, {", ".join(map(_q, event_names))})
     SELECT o.id::text,
         {payload} || jsonb_build_object(
             'order_id', o.id,
             'lines', (
-                SELECT coalesce(jsonb_agg(e.r || jsonb_build_object('line_id', l.id) ORDER BY e.n),
-                                '[]'::jsonb)
+                SELECT coalesce(
+                    jsonb_agg(e.r || jsonb_build_object('line_id', ids.lines[e.n]) ORDER BY e.n),
+                    '[]'::jsonb
+                )
                 FROM jsonb_array_elements({payload}->'lines') WITH ORDINALITY AS e(r, n)
-                JOIN l ON l.n = e.n
             )
         ),
         {", ".join(event_values)}
-    FROM o CROSS JOIN d CROSS JOIN jsonb_array_elements(d.j->'events') AS x(r)
+    FROM o, ids, d, jsonb_array_elements(d.j->'events') AS x(r)
 ),
 xu AS (
     UPDATE {_table(ExceptionItem)} AS x
@@ -211,12 +199,12 @@ xu AS (
 ),
 mi AS (
     INSERT INTO {_table(InboundMessage)} (id, body, result, {", ".join(map(_q, message_names))})
-    SELECT msg.id, %(body)s,
+    SELECT ids.msg, %(body)s,
         jsonb_build_object('orders', jsonb_build_array(jsonb_build_array(0, d.j->'result', o.id))),
         {", ".join(message_values)}
-    FROM o, msg, d, (SELECT d.j->'message' AS r FROM d) AS x
+    FROM o, ids, d, (SELECT d.j->'message' AS r FROM d) AS x
 )
-SELECT o.id, msg.id FROM o, msg
+SELECT o.id, ids.msg FROM o, ids
 """  # noqa: S608  (names from the models' metadata; values travel as parameters)
 
 
@@ -250,25 +238,35 @@ def _rows(
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
-@contextmanager
-def _prepared() -> Iterator[None]:
-    """Have psycopg prepare the statements run inside, once per connection: a statement whose
-    text never changes is then parsed and planned once, not once per order (planning this one
-    cost PostgreSQL more than running it)."""
-    connection.ensure_connection()
-    raw: Any = connection.connection
+def _execute_prepared(sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Run `sql` through Django's cursor (its error mapping, its query log), having psycopg
+    prepare it, once per connection: a statement whose text never changes is then parsed and
+    planned once, not once per order (planning this one cost PostgreSQL more than running it)."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a lookup
+    db.ensure_connection()
+    raw: Any = db.connection
     if raw.prepare_threshold is None:
         raw.prepare_threshold = _ONLY_WHEN_ASKED
 
     def execute(run: Any, sql: str, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
-        with connection.wrap_database_errors:
+        with db.wrap_database_errors:
             return context["cursor"].cursor.execute(sql, params, prepare=True)
 
-    with connection.execute_wrapper(execute):
-        yield
+    with db.execute_wrapper(execute), db.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()  # type: ignore[no-any-return]
 
 
-_encoder = DjangoJSONEncoder(separators=(",", ":"))
+class _Encoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder with its most frequent case, an amount, tried first."""
+
+    def default(self, o: Any) -> Any:
+        if type(o) is Decimal:
+            return str(o)
+        return super().default(o)
+
+
+_encoder = _Encoder(separators=(",", ":"))
 
 
 def order_insert_one(
@@ -297,15 +295,13 @@ def order_insert_one(
     )[0]
     document.update(result=result, resolution=resolution, now=now.isoformat())
     shape = tuple((key, fields) for key, (fields, _) in sorted(tables.items()))
-    with _prepared(), connection.cursor() as cursor:
-        cursor.execute(
-            _statement(shape),
-            {
-                "document": _encoder.encode(document),
-                "body": bytes(message.body),
-                "message_id": message.message_id,
-                "rejection_key": rejection_key,
-            },
-        )
-        row = cursor.fetchone()
+    row = _execute_prepared(
+        _statement(shape),
+        {
+            "document": _encoder.encode(document),
+            "body": bytes(message.body),
+            "message_id": message.message_id,
+            "rejection_key": rejection_key,
+        },
+    )
     return None if row is None else (int(row[0]), int(row[1]))

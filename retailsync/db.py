@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -172,5 +173,10 @@ def update_rows(model: type[models.Model], fields: Sequence[str], objs: Sequence
 
 def values_of(obj: models.Model, fields: Sequence[str]) -> list[Any]:
     """An unsaved instance's values for `insert_returning` (foreign keys as ids)."""
-    meta: Any = obj._meta
-    return [getattr(obj, meta.get_field(name).attname) for name in fields]
+    return [getattr(obj, name) for name in _attnames(type(obj), tuple(fields))]
+
+
+@cache
+def _attnames(model: type[models.Model], fields: tuple[str, ...]) -> tuple[str, ...]:
+    meta: Any = model._meta
+    return tuple(meta.get_field(name).attname for name in fields)
