@@ -8,6 +8,7 @@ with the one-statement path turned off, then compares everything stored, ids asi
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -186,3 +187,32 @@ def test_a_redelivered_message_id_takes_the_general_path_and_is_linked_to_the_fi
     assert (one.duplicate_of_id, two.duplicate_of_id) == (None, one.pk)
     assert two.status == InboundMessage.Status.DUPLICATE
     assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_new_order_delivered_at_once_is_created_once(channel):
+    """Every delivery races for the one statement; the losers find the order taken, write
+    nothing there, and answer as redeliveries through the general path."""
+    barrier = threading.Barrier(6)
+    answers: list[tuple[int, int]] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait(5)
+            response = channel.post_order(canonical_order())
+            answers.append((response.status_code, response.json()["id"]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert sorted(status for status, _ in answers) == [200] * 5 + [201]
+    assert len({order_id for _, order_id in answers}) == 1
+    assert Order.objects.count() == 1
+    assert DomainEvent.objects.filter(name="order.accepted").count() == 1
+    statuses = sorted(InboundMessage.objects.values_list("status", flat=True))
+    assert statuses == ["duplicate"] * 5 + ["processed"]
