@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -194,21 +195,17 @@ def test_the_same_new_order_delivered_at_once_is_created_once(channel):
     """Every delivery races for the one statement; the losers find the order taken, write
     nothing there, and answer as redeliveries through the general path."""
     barrier = threading.Barrier(6)
-    answers: list[tuple[int, int]] = []
 
-    def deliver() -> None:
+    def deliver(_: int) -> tuple[int, int]:
+        barrier.wait(5)
         try:
-            barrier.wait(5)
             response = channel.post_order(canonical_order())
-            answers.append((response.status_code, response.json()["id"]))
         finally:
-            connection.close()
+            connection.close()  # this thread's own connection
+        return response.status_code, response.json()["id"]
 
-    threads = [threading.Thread(target=deliver) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(deliver, range(6)))
 
     assert sorted(status for status, _ in answers) == [200] * 5 + [201]
     assert len({order_id for _, order_id in answers}) == 1
