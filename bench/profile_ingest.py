@@ -72,6 +72,10 @@ def statement_kind(sql: str) -> str:
     verb = sql.split(None, 1)[0].upper()
     if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "BEGIN"):
         return verb
+    if verb == "WITH":  # data-modifying CTEs: name every table written
+        written = re.findall(r'(INSERT INTO|UPDATE)\s+"?([\w.]+)"?', sql, re.IGNORECASE)
+        if written:
+            return "WITH " + ", ".join(f"{v.split()[0].upper()} {t}" for v, t in written)
     table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?([\w.]+)"?', sql, re.IGNORECASE)
     return f"{verb} {table.group(1) if table else '?'}"
 
