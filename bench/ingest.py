@@ -776,6 +776,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(sent {sent} orders incl. {sizes.warmup} warm-up): {verdict}"
     )
     print(f"celery: {tasks_enqueued} relay requests were enqueued (no worker ran; dropped)")
+    for row in rows:
+        # A closed loop keeps the two CPUs busy; idle time in a phase means requests stalled
+        # (seen now and then in the echo phase: ~0.45 ms idle per request, half its rate), and
+        # then the phase's rate, and any ratio to it, does not measure the work.
+        spent = row.cpu_ms_per_order
+        if spent["idle"] > 0.2 * (spent["server"] + spent["postgres"] + spent["client"]):
+            print(
+                f"warning: the {row.flow} phase left the CPUs idle {spent['idle']:.2f} ms per "
+                "order (stalls, not load); its rate and the ratios are not comparable: run again"
+            )
     for problem in problems:
         print(f"CORRECTNESS FAILURE: {problem}")
 
