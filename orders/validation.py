@@ -10,11 +10,57 @@ from retailsync.money import is_currency, minor_unit
 from .adapters.base import CanonicalOrder
 
 ZERO = Decimal(0)
+# What the columns hold: amounts numeric(19, 4), tax rates numeric(9, 6), quantities integer.
+# Beyond them the database would refuse the row; the channel is told which field instead.
+AMOUNT_LIMIT = Decimal(10) ** 15
+RATE_LIMIT = Decimal(1000)
+QUANTITY_LIMIT = 2**31 - 1
+
+
+def _out_of_range(order: CanonicalOrder) -> list[FieldError]:
+    """Values too large to store, each named (checked first: nothing else is worth saying)."""
+    amounts: list[tuple[str, Decimal | None]] = [
+        ("total", order.channel_total),
+        ("total", order.computed_total),
+    ]
+    rates: list[tuple[str, Decimal | None]] = []
+    problems: list[FieldError] = []
+    for i, line in enumerate(order.lines):
+        path = f"lines[{i}]"
+        if abs(line.quantity) > QUANTITY_LIMIT:
+            problems.append(FieldError(f"{path}.quantity", f"must be at most {QUANTITY_LIMIT:,}"))
+            continue
+        amounts += [(f"{path}.unit_price", line.unit_price), (f"{path}.unit_price", line.gross)]
+        amounts += [(f"{path}.discount", d.amount) for d in line.discounts]
+        amounts += [(f"{path}.tax", t.amount) for t in line.tax_lines]
+        rates += [(f"{path}.tax", t.rate) for t in line.tax_lines]
+    for i, ship in enumerate(order.shipping_lines):
+        path = f"shipping_lines[{i}]"
+        amounts += [(f"{path}.amount", ship.amount)]
+        amounts += [(f"{path}.discount", d.amount) for d in ship.discounts]
+        amounts += [(f"{path}.tax", t.amount) for t in ship.tax_lines]
+        rates += [(f"{path}.tax", t.rate) for t in ship.tax_lines]
+    amounts += [(f"fees[{i}].amount", f.amount) for i, f in enumerate(order.fees)]
+    amounts += [(f"fees[{i}].tax", f.tax) for i, f in enumerate(order.fees)]
+    for i, payment in enumerate(order.payments):
+        amounts += [
+            (f"payments[{i}].amount", payment.amount),
+            (f"payments[{i}].amount", payment.authorized_amount),
+            (f"payments[{i}].amount", payment.captured_amount),
+        ]
+    for values, limit in ((amounts, AMOUNT_LIMIT), (rates, RATE_LIMIT)):
+        for field, value in values:
+            if value is not None and abs(value) >= limit:
+                problems.append(FieldError(field, f"must be less than {limit:,} in size"))
+    # One message per field, in order.
+    return list({p.field: p for p in problems}.values())
 
 
 def order_problems(order: CanonicalOrder) -> list[FieldError]:
     """Every problem, not just the first: the caller fixes them in one go."""
-    problems: list[FieldError] = []
+    problems = _out_of_range(order)
+    if problems:
+        return problems
 
     def add(field: str, message: str) -> None:
         problems.append(FieldError(field, message))

@@ -179,6 +179,37 @@ def test_an_order_that_does_not_add_up_is_a_422_listing_every_problem(channel):
     assert Order.objects.count() == 0
 
 
+def test_amounts_too_large_to_store_are_a_422_naming_each_field_not_a_500(channel):
+    """Amounts are numeric(19, 4) and quantities integers: a payment of 10^20, or a line that
+    adds up (with its total) to 10^15, must be refused like any other rule, message kept."""
+    payload = canonical_order()
+    payload["payments"][0]["amount"] = "99999999999999999999"
+    payload["lines"][1]["quantity"] = 10**12
+    huge = canonical_order(external_id="WEB-1002", lines=[], total="1000000000000000.00")
+    huge["lines"] = [
+        {"sku": "TEE", "quantity": 1, "unit_price": "1000000000000000.00", "discount": "0"}
+    ]
+    huge["shipping"] = {"amount": "0", "discount": "0", "tax": "0"}
+    huge["payments"] = []
+
+    response = channel.post_order(payload)
+    too_big = channel.post_order(huge)
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "lines[1].quantity", "message": "must be at most 2,147,483,647"},
+        {
+            "field": "payments[0].amount",
+            "message": "must be less than 1,000,000,000,000,000 in size",
+        },
+    ]
+    assert too_big.status_code == 422
+    assert {e["field"] for e in too_big.json()["errors"]} == {"total", "lines[0].unit_price"}
+    assert Order.objects.count() == 0
+    assert InboundMessage.objects.count() == 2
+    assert ExceptionItem.objects.filter(kind="order_rejected").count() == 2
+
+
 def test_totals_off_by_more_than_one_minor_unit_are_refused_but_one_cent_is_tolerated(channel):
     assert channel.post_order(canonical_order(total="70.22")).status_code == 201
     response = channel.post_order(canonical_order(external_id="WEB-1002", total="70.23"))
