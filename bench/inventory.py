@@ -767,6 +767,7 @@ class Statements:
     cpu_began: float
     cpu_ended: float
     log: list[Entry]
+    units: int = 0  # reserved by the call: 0 is a backorder
 
 
 def reserve_clients(
@@ -837,8 +838,8 @@ def reserve_instrumented(
     def reserve(payload: dict[str, Any], log: list[Entry]) -> Statements:
         log.clear()
         cpu, began = time.thread_time(), time.perf_counter()
-        order_reserve(payload=payload)
-        return Statements(began, time.perf_counter(), cpu, time.thread_time(), list(log))
+        units = sum(r.quantity for r in order_reserve(payload=payload))
+        return Statements(began, time.perf_counter(), cpu, time.thread_time(), list(log), units)
 
     def operations_of(n: int, state: tuple[list, Any]) -> list[Callable[[], Any]]:
         return [lambda p=p: reserve(p, state[0]) for p in payloads[n::clients]]
@@ -1000,7 +1001,8 @@ def lock_profile(run: Concurrent) -> dict[str, Any]:
     and the hot row lock's duty cycle: holds never overlap, so their sum over the wall time
     is the share of time the lock was held, and 1 / mean hold the rate it allows."""
     calls = [s for _, _, s in run.ops]
-    backorder = [c for c in calls if any("exceptionitem" in entry[0] for entry in c.log)]
+    # By what the call got: one statement now reserves or backorders, whichever applies.
+    backorder = [c for c in calls if not c.units]
     reserve = [c for c in calls if c not in backorder]
     profiles = {"reserve": path_profile(reserve), "backorder": path_profile(backorder)}
     holding = sum(p.get("hold_ms", 0) * p["calls"] for p in profiles.values()) / 1000
