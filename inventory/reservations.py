@@ -52,22 +52,6 @@ class Need:
     quantity: int
 
 
-def _needs(lines: Sequence[Mapping[str, Any]]) -> tuple[list[Need], list[str]]:
-    items = {i.sku: i for i in Item.objects.filter(sku__in={line["sku"] for line in lines})}
-    parts: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for bc in BundleComponent.objects.filter(bundle__in=items.values()).select_related("component"):
-        parts[bc.bundle_id].append((bc.component_id, bc.quantity, bc.component.sku))
-    needs, unknown = [], []
-    for line in lines:
-        item = items.get(line["sku"])
-        if item is None:
-            unknown.append(line["sku"])
-            continue
-        for component_id, per, sku in parts.get(item.pk, [(item.pk, 1, item.sku)]):
-            needs.append(Need(line["line_id"], sku, component_id, line["quantity"] * per))
-    return needs, unknown
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What an accepted order needs and where it may reserve."""
@@ -526,6 +510,12 @@ _RESERVATION_FIELDS = (
     "created_at",
     "correlation_id",
 )
+
+
+def _needs(lines: Sequence[Mapping[str, Any]]) -> tuple[list[Need], list[str]]:
+    """What lines need (shipments, cancellations): the plan's items, without the places."""
+    plan = _plan({"lines": lines, "channel": ""})
+    return plan.needs, plan.unknown
 
 
 def _reservations_locked(order_id: int, line_ids: Sequence[int]) -> list[Reservation]:
