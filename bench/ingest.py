@@ -57,7 +57,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -822,7 +822,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "correctness_problems": problems,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report_save(out, report, started, problems)
+
+
+def report_save(out: Path, report: dict[str, Any], started: float, problems: list[str]) -> int:
+    """Write a run's results as JSON and say where; the exit status: 1 if a check failed."""
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"saved {out.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
     return 1 if problems else 0
 
@@ -831,7 +836,9 @@ def _terminate(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds through `with gunicorn(...)`, which stops it
 
 
-if __name__ == "__main__":
+def run(main: Callable[[], int]) -> None:
+    """A bench script's entry point: SIGTERM and Ctrl-C stop gunicorn on the way out; a failed
+    setup (migrations, the server, the test data) exits 2."""
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
     try:
@@ -839,6 +846,10 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("\ninterrupted; gunicorn stopped", file=sys.stderr)
         sys.exit(130)
-    except RuntimeError as exc:  # setup failed: migrations, the channel, the server
+    except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -59,7 +59,6 @@ import os
 import platform
 import queue
 import random
-import signal
 import statistics
 import sys
 import threading
@@ -80,7 +79,6 @@ from bench.ingest import (
     DEFAULT_BROKER_URL,
     ECHO_PATH,
     RESULTS,
-    ROOT,
     SETTINGS,
     PhaseResult,
     ServerConfig,
@@ -95,6 +93,8 @@ from bench.ingest import (
     http_post,
     manage,
     percentile,
+    report_save,
+    run,
     run_phase,
     status_problems,
 )
@@ -1674,23 +1674,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "correctness_problems": problems,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"saved {out.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
-    return 1 if problems else 0
-
-
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through `with gunicorn(...)`, which stops it
+    return report_save(out, report, started, problems)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; gunicorn stopped", file=sys.stderr)
-        sys.exit(130)
-    except RuntimeError as exc:  # setup failed: migrations, the server, the test data
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run(main)
