@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from retailsync.coalesce import task_taken
+from retailsync.coalesce import task_drain
 
 from .availability import DeliveryFailed, availability_refresh, webhook_deliver
 from .reservations import reservations_expire
@@ -12,8 +12,8 @@ WEBHOOK_RETRIES = 8
 
 @shared_task
 def availability_refresh_task() -> int:
-    task_taken(availability_refresh_task)  # marks committed from now on ask for another run
-    return availability_refresh()
+    """Recompute the figures of every marked item; asked for (coalesced) by stock changes."""
+    return task_drain(availability_refresh_task, availability_refresh)
 
 
 @shared_task(

@@ -13,7 +13,6 @@ in an app's `subscribers.py`, loaded at start-up.
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -110,30 +109,14 @@ def event_record(
     )[0]
 
 
-# A process that asked for the relay less than ASK_AGAIN_AFTER seconds ago does not ask again:
-# the run that answers its request (or the request that was already waiting) takes it after
-# that asking, and reads the table once more RELAY_LINGER seconds after taking it, so later than
-# any commit that skipped asking. At hundreds of orders a second, that spares all but a few
-# writers a Redis round trip (a tenth of the CPU of a single-order delivery).
-ASK_AGAIN_AFTER = 0.05
-RELAY_LINGER = 2 * ASK_AGAIN_AFTER  # the margin covers clocks that run at slightly other rates
-_asked_at = -ASK_AGAIN_AFTER
-
-
 def events_relay_request() -> None:
     """Ask for a relay run (after commit); the events themselves wait in the table."""
-    global _asked_at
     from .tasks import events_relay
 
-    asking = time.monotonic()
-    if asking - _asked_at < ASK_AGAIN_AFTER and not events_relay.app.conf.task_always_eager:
-        return  # an eager relay runs right here, and only for what has committed so far
     try:
         task_request(events_relay)
     except Exception:  # the broker is down: the periodic sweep will pick them up
         logger.exception("could not ask for the event relay; the sweep will dispatch the events")
-        return
-    _asked_at = asking
 
 
 def event_dispatch(*, event_id: int) -> int:

@@ -1,32 +1,18 @@
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.utils import timezone
 
-from . import events
-from .coalesce import task_taken
+from .coalesce import task_drain
 from .events import event_dispatch, events_dispatch_waiting
 
 
-@shared_task(acks_late=True, bind=True)
-def events_relay(self: Task) -> int:  # type: ignore[type-arg]
-    """Dispatch every waiting event; asked for (coalesced) by commits that record some.
-
-    A commit within ASK_AGAIN_AFTER of its process's last request does not ask (events.py):
-    the run reads everything once more after RELAY_LINGER, from the first waiting event, so
-    what such a commit wrote is dispatched by this run."""
-    task_taken(events_relay)  # events committed from now on ask for another run
-    taken = time.monotonic()
-    ran = 0
-    while True:
-        started = time.monotonic()
-        ran += events_dispatch_waiting()
-        if self.request.is_eager or started - taken >= events.RELAY_LINGER:
-            return ran
-        time.sleep(max(0.0, taken + events.RELAY_LINGER - time.monotonic()))
+@shared_task(acks_late=True)
+def events_relay() -> int:
+    """Dispatch every waiting event; asked for (coalesced) by commits that record some."""
+    return task_drain(events_relay, events_dispatch_waiting)
 
 
 @shared_task(acks_late=True)

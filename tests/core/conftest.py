@@ -4,10 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from inventory.tasks import availability_refresh_task
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import task_taken
-from retailsync.tasks import events_relay
+from retailsync.coalesce import requests_forget
 
 
 @pytest.fixture
@@ -16,9 +14,7 @@ def broker() -> Iterator[None]:
     it, and no "waiting" flag is left over from another test."""
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()
-    for task in (availability_refresh_task, events_relay):
-        task_taken(task)
+    requests_forget(celery_app)
     yield
     celery_app.control.purge()
-    for task in (availability_refresh_task, events_relay):
-        task_taken(task)
+    requests_forget(celery_app)

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from inventory.tasks import availability_refresh_task
+from retailsync import coalesce
 from retailsync.celery import app as celery_app
 from retailsync.coalesce import task_request, task_taken
 
@@ -22,10 +23,22 @@ def test_requests_while_one_waits_enqueue_nothing_more(broker):
     assert celery_app.control.purge() == 1
 
 
-def test_a_request_after_the_run_took_the_last_one_enqueues_again(broker):
+def test_a_request_after_the_run_took_the_last_one_enqueues_again(broker, monkeypatch):
+    monkeypatch.setattr(coalesce, "ASK_AGAIN_AFTER", 0.0)  # every request asks Redis
     task_request(availability_refresh_task)
     task_taken(availability_refresh_task)
     task_request(availability_refresh_task)
     task_request(availability_refresh_task)
 
     assert celery_app.control.purge() == 2
+
+
+def test_a_process_that_asked_a_moment_ago_does_not_ask_again(broker):
+    """Within ASK_AGAIN_AFTER of its last request a process skips even the flag: the run that
+    answers that request drains once more after LINGER (task_drain), later than this commit."""
+    task_request(availability_refresh_task)
+    task_taken(availability_refresh_task)
+    task_request(availability_refresh_task)
+
+    assert celery_app.control.purge() == 1
+    assert coalesce.LINGER > coalesce.ASK_AGAIN_AFTER

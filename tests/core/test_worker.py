@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from retailsync import events
+from retailsync import coalesce, events
 from retailsync.celery import app as celery_app
 from retailsync.correlation import get_correlation_id
 from retailsync.events import event_dispatch
@@ -121,9 +121,9 @@ def test_a_commit_soon_after_its_process_asked_skips_asking_and_the_run_still_di
     """The window is widened to seconds so that the order of things is certain: A asks, the
     relay takes the request and dispatches A, then B commits within the window and asks
     nothing; the relay's reading after its linger finds B."""
-    monkeypatch.setattr(events, "ASK_AGAIN_AFTER", 1.5)
-    monkeypatch.setattr(events, "RELAY_LINGER", 3.0)
-    monkeypatch.setattr(events, "_asked_at", -10.0)
+    monkeypatch.setattr(coalesce, "ASK_AGAIN_AFTER", 1.5)
+    monkeypatch.setattr(coalesce, "LINGER", 3.0)
+    monkeypatch.setattr(coalesce, "_asked_at", {})
     a = channel.post_order(canonical_order(external_id="WINDOW-A")).json()["id"]
     results: list[int] = []
 
