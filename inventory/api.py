@@ -23,6 +23,7 @@ from retailsync.auth import (
 )
 from retailsync.errors import FieldError, Malformed, NotFound
 from retailsync.models import Channel
+from retailsync.serializers import StrictSerializer
 
 from .availability import availability_feed
 from .models import EventBatch, Item, Location, Position
@@ -43,7 +44,7 @@ SYNC_EVENTS = 500
 class LocationApi(APIView):
     permission_classes = [Operations]
 
-    class LocationInput(serializers.Serializer):
+    class LocationInput(StrictSerializer):
         code = serializers.SlugField(max_length=64)
         kind = serializers.ChoiceField(choices=Location.Kind.values)
         name = serializers.CharField(required=False, allow_blank=True, default="")
@@ -68,7 +69,7 @@ class LocationApi(APIView):
 class ItemApi(APIView):
     permission_classes = [Operations]
 
-    class ItemInput(serializers.Serializer):
+    class ItemInput(StrictSerializer):
         sku = serializers.CharField(max_length=100)
         description = serializers.CharField(required=False, allow_blank=True, default="")
         unit_cost = serializers.DecimalField(
@@ -106,7 +107,7 @@ class ItemApi(APIView):
 class AllocationApi(APIView):
     permission_classes = [Operations]
 
-    class AllocationInput(serializers.Serializer):
+    class AllocationInput(StrictSerializer):
         locations = serializers.ListField(
             child=serializers.SlugField(),
             allow_empty=True,
@@ -146,7 +147,7 @@ class AllocationApi(APIView):
         return Response(data.data)
 
 
-class EventInputSerializer(serializers.Serializer):
+class EventInputSerializer(StrictSerializer):
     event_id = serializers.CharField(max_length=128)
     source = serializers.CharField(max_length=64)  # type: ignore[assignment]
     type = serializers.CharField(max_length=20)

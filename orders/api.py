@@ -24,6 +24,7 @@ from retailsync.auth import (
 from retailsync.errors import NotFound, error_body
 from retailsync.models import InboundMessage
 from retailsync.money import quantize
+from retailsync.serializers import StrictSerializer
 
 from .models import Order, OrderLine, Shipment, TaxLine
 from .services import (
@@ -375,7 +376,7 @@ class OrderDetailApi(generics.RetrieveAPIView):
 # --- fulfilment -----------------------------------------------------------------------------
 
 
-class LineRequestInput(serializers.Serializer):
+class LineRequestInput(StrictSerializer):
     line_id = serializers.IntegerField(required=False)
     sku = serializers.CharField(required=False, allow_blank=False)
     quantity = serializers.IntegerField()
@@ -412,7 +413,7 @@ class _FulfilmentEndpoint(APIView):
 
 
 class OrderShipmentCreateApi(_FulfilmentEndpoint):
-    class ShipmentInput(serializers.Serializer):
+    class ShipmentInput(StrictSerializer):
         location = serializers.CharField(max_length=64)
         lines = LineRequestInput(many=True, allow_empty=False)
         shipped_at = serializers.DateTimeField(required=False)
@@ -446,7 +447,7 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
 
 
 class OrderCancelApi(_FulfilmentEndpoint):
-    class CancelInput(serializers.Serializer):
+    class CancelInput(StrictSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="")
         lines = LineRequestInput(
             many=True,

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from .errors import NotFound
 from .models import ExceptionItem
 from .selectors import AGING_BUCKETS, age_bucket_filter, trace_timeline
+from .serializers import StrictSerializer
 from .services import exception_close
 
 
@@ -84,7 +85,7 @@ class ExceptionCloseApi(APIView):
 
     status_to: str = ExceptionItem.Status.RESOLVED
 
-    class CloseInput(serializers.Serializer):
+    class CloseInput(StrictSerializer):
         resolution = serializers.CharField(required=False, allow_blank=True, default="")
 
     @extend_schema(request=CloseInput, responses=ExceptionOutput)

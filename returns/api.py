@@ -18,6 +18,7 @@ from orders.api import ERRORS, amount
 from orders.services import parse_json
 from retailsync.auth import channel_authenticate, role_required
 from retailsync.errors import DomainError, FieldError, Malformed
+from retailsync.serializers import StrictSerializer
 from retailsync.services import exception_raise, inbound_message_finish, inbound_message_store
 
 from . import services
@@ -122,7 +123,7 @@ def returns_with_details() -> QuerySet[Return]:
     )
 
 
-class LineRef(serializers.Serializer):
+class LineRef(StrictSerializer):
     line_id = serializers.IntegerField(required=False)
     sku = serializers.CharField(required=False)
 
@@ -153,7 +154,7 @@ class ReturnListCreateApi(generics.ListAPIView):
     def get_permissions(self) -> list[Any]:
         return [Staff()]
 
-    class ReturnInput(serializers.Serializer):
+    class ReturnInput(StrictSerializer):
         order = serializers.IntegerField()
         lines = LineInput(many=True, allow_empty=False)
         refund_method = serializers.ChoiceField(
@@ -205,7 +206,7 @@ class ReturnDetailApi(generics.RetrieveAPIView):
         return returns_with_details()
 
 
-class TransitionInput(serializers.Serializer):
+class TransitionInput(StrictSerializer):
     location = serializers.CharField(required=False, default="")
     lines = serializers.ListField(
         child=serializers.DictField(),
