@@ -599,6 +599,8 @@ def _ship_unreserved(
         object_type="order",
         object_id=payload["order_id"],
         object_label=f"order {payload['order_id']}",
+        dedupe_key=f"shipment_without_stock:{payload['order_id']}:{need.line_id}:"
+        f"{payload['location']}"[:200],
         now=now,
     )
 

@@ -423,6 +423,8 @@ def stock_events_apply(
                 object_id=events[0].event_id,
                 object_label=f"{events[0].source} {events[0].event_id}"
                 + (f" (+{len(events) - 1} more)" if len(events) > 1 else ""),
+                # The sender retries a refused batch: the retry is the same problem, counted.
+                dedupe_key=f"stock_event_refused:{events[0].source}:{events[0].event_id}"[:200],
                 correlation_id=correlation_id,
                 now=now,
             )
