@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
@@ -27,6 +28,12 @@ from django.utils import timezone
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_returning, update_rows
 from retailsync.models import Channel
+from retailsync.webhooks import (
+    SIGNATURE_HEADER,
+    webhook_opener,
+    webhook_signature,
+    webhook_url_problems,
+)
 
 from .models import (
     AvailabilityDirty,
@@ -315,7 +322,24 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> str:
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         return delivery.status
     body = json.dumps(delivery.payload, cls=DjangoJSONEncoder).encode()
-    request = urllib.request.Request(  # noqa: S310  (the channel's configured https/http URL)
+    delivery.attempts += 1
+    refused = webhook_url_problems(delivery.url)
+    if refused:  # checked again: the name may point elsewhere since it was saved
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.last_error = "; ".join(refused)[:2000]
+        delivery.save()
+        return delivery.status
+    secret = (
+        ChannelAllocation.objects.filter(channel_id=delivery.channel_id)
+        .values_list("webhook_secret", flat=True)
+        .first()
+    )
+    if not secret:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.last_error = "no signing secret: issue one with rotate_webhook_secret"
+        delivery.save()
+        return delivery.status
+    request = urllib.request.Request(  # noqa: S310  (checked by webhook_url_problems)
         delivery.url,
         data=body,
         method="POST",
@@ -323,11 +347,13 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> str:
             "Content-Type": "application/json",
             "X-Correlation-ID": delivery.correlation_id,
             "X-Retailsync-Delivery": str(delivery.pk),
+            SIGNATURE_HEADER: webhook_signature(
+                secret=secret, body=body, timestamp=int(time.time())
+            ),
         },
     )
-    delivery.attempts += 1
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with webhook_opener.open(request, timeout=10) as response:
             delivery.response_code = response.status
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = timezone.now()

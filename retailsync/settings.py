@@ -166,9 +166,20 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
 }
 
+# --- exports ---------------------------------------------------------------------------------
+# Every CSV/XLSX export quotes text that a spreadsheet would run as a formula (retailsync.exports).
+from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
+
+from retailsync.exports import SafeCSV, SafeXLSX  # noqa: E402
+
+IMPORT_FORMATS = [CSV, XLSX]
+EXPORT_FORMATS = [SafeCSV, SafeXLSX]
+
 # --- retailsync -----------------------------------------------------------------------------
 # Webhook retries older than this are not trusted to replace newer state.
 RETAILSYNC_BATCH_MAX = 500
+# Webhook receivers exempt from "https and public addresses only" (retailsync.webhooks).
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 
 LOGGING = {
     "version": 1,
