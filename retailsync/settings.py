@@ -169,6 +169,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- retailsync -----------------------------------------------------------------------------
 # Webhook retries older than this are not trusted to replace newer state.
 RETAILSYNC_BATCH_MAX = 500
+# The channels' availability feed lagging further behind the stock than this (the oldest stock
+# change still waiting for the refresh) is queued as an `availability_lag` exception.
+AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECONDS", "300"))
 
 LOGGING = {
     "version": 1,
