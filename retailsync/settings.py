@@ -180,6 +180,9 @@ EXPORT_FORMATS = [SafeCSV, SafeXLSX]
 RETAILSYNC_BATCH_MAX = 500
 # Webhook receivers exempt from "https and public addresses only" (retailsync.webhooks).
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
+# The channels' availability feed lagging further behind the stock than this (the oldest stock
+# change still waiting for the refresh) is queued as an `availability_lag` exception.
+AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECONDS", "300"))
 
 LOGGING = {
     "version": 1,
