@@ -149,3 +149,21 @@ def test_swagger_ui_comes_from_our_own_static_files_not_a_cdn():
     assert script["Content-Type"] == "application/javascript"
     assert '"/api/schema/"' in script.content.decode()
 
+
+def test_readme_documents_every_environment_variable_the_settings_and_serve_read():
+    read = re.compile(
+        r"""(?:environ(?:\.get|\.setdefault)?\(|environ\[|env_(?:bool|list)\()\s*["']([A-Z][A-Z0-9_]+)["']"""
+    )
+    sources = [
+        "retailsync/settings.py",
+        "retailsync/settings_production.py",
+        "gunicorn.conf.py",
+        "deploy/serve.py",
+    ]
+    names = {name for source in sources for name in read.findall((ROOT / source).read_text())}
+    documented = set(
+        re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M)
+    )
+
+    assert {"SECRET_KEY", "SECRET_KEY_FILE", "GUNICORN_WORKERS", "CELERY_CONCURRENCY"} <= names
+    assert names - documented == set()
