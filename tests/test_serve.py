@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -46,11 +47,22 @@ def database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+QUEUE = "retailsync-serve-test"
+
+
 def broker_url() -> str:
-    """The suite's Redis server, another database: the suite's own worker never sees these."""
+    """The suite's Redis server, another database and queue: the suite's own worker never sees
+    these. Whatever an earlier run's beat left in the queue is dropped first."""
     url = urlsplit(settings.CELERY_BROKER_URL)
     db = int(url.path.strip("/") or 0)
-    return urlunsplit(url._replace(path=f"/{(db + 1) % 16}"))
+    ours = urlunsplit(url._replace(path=f"/{(db + 1) % 16}"))
+    client = redis.Redis.from_url(ours)
+    try:
+        for key in client.scan_iter(match=f"{QUEUE}*"):  # the queue, and one per priority
+            client.delete(key)
+    finally:
+        client.close()
+    return ours
 
 
 def descendants(pid: int) -> set[int]:
@@ -119,7 +131,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Server, subprocess.Popen[bytes], Pa
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": broker_url(),
-        "CELERY_QUEUE": f"serve-test-{os.getpid()}-{port}",
+        "CELERY_QUEUE": QUEUE,
         "ALLOWED_HOSTS": "127.0.0.1",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         # gunicorn.conf.py's 4 workers × 2 threads, fewer workers on a shared CI machine.
