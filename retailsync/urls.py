@@ -54,12 +54,8 @@ api_v1 = [
     path("returns/", returns_api.ReturnListCreateApi.as_view(), name="return-list"),
     path("returns/<int:pk>", returns_api.ReturnDetailApi.as_view(), name="return-detail"),
     *[
-        path(
-            f"returns/<int:pk>/{action}",
-            returns_api.ReturnTransitionApi.as_view(action=action),
-            name=f"return-{action}",
-        )
-        for action in ("authorize", "receive", "inspect", "refund", "close", "reject", "cancel")
+        path(f"returns/<int:pk>/{action}", view.as_view(), name=f"return-{action}")
+        for action, view in returns_api.TRANSITIONS.items()
     ],
     path("exceptions/", api.ExceptionListApi.as_view(), name="exception-list"),
     path(

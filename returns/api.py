@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,11 +23,11 @@ from retailsync.services import exception_raise, inbound_message_finish, inbound
 
 from . import services
 from .adapters.refunds import PARSERS
-from .models import Return, ReturnLine
+from .models import Return, ReturnLine, ReturnReceipt
+from .quote import jurisdiction_of, refund_quote
+from .rules import STAFF, policy_for, refusal, roles_for
 
-Operations = role_required("operations")
-Finance = role_required("finance")
-Staff = role_required("operations", "finance")
+Staff = role_required(*STAFF)
 
 
 class ReturnOutput(serializers.ModelSerializer):
@@ -69,6 +69,10 @@ class ReturnOutput(serializers.ModelSerializer):
                 "scrapped": line.scrapped,
                 "missing": line.missing,
                 "replacement_sku": line.replacement_sku,
+                "receipts": [
+                    {"location": r.location.code, "quantity": r.quantity, "at": r.at}
+                    for r in line.receipts.all()
+                ],
                 "amount": amount(line.amount, c),
                 "tax": amount(line.tax, c),
                 "restocking_fee": amount(line.restocking_fee, c),
@@ -118,9 +122,91 @@ class ReturnOutput(serializers.ModelSerializer):
 def returns_with_details() -> QuerySet[Return]:
     return Return.objects.prefetch_related(
         Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line").order_by("pk")),
+        Prefetch(
+            "lines__receipts",
+            queryset=ReturnReceipt.objects.select_related("location").order_by("pk"),
+        ),
         "tax_reversals",
         "refunds",
     )
+
+
+class _Reversal(serializers.Serializer):
+    jurisdiction = serializers.CharField()
+    amount = serializers.CharField()
+
+
+class _QuoteLine(serializers.Serializer):
+    id = serializers.IntegerField()
+    line_id = serializers.IntegerField(help_text="The order line.")
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    price = serializers.CharField(help_text="The units at their price before discounts.")
+    discount = serializers.CharField(help_text="Their share of the line's discounts.")
+    amount = serializers.CharField(help_text="Goods, net of discount, tax excluded.")
+    tax = serializers.CharField()
+    restocking_fee = serializers.CharField()
+    total = serializers.CharField(help_text="amount + tax − restocking_fee")
+    tax_reversals = _Reversal(many=True)
+
+
+class RefundQuoteOutput(serializers.Serializer):
+    """The figures POST refund records, computed by the same code."""
+
+    currency = serializers.CharField()
+    method = serializers.CharField()
+    lines = _QuoteLine(many=True)
+    shipping = serializers.CharField()
+    shipping_tax = serializers.CharField()
+    goods = serializers.CharField()
+    tax = serializers.CharField()
+    restocking_fee = serializers.CharField()
+    tax_reversals = _Reversal(many=True, help_text="Per jurisdiction, lines and shipping.")
+    total = serializers.CharField()
+    exchange_credit = serializers.CharField()
+    exchange_due = serializers.CharField()
+    amount = serializers.CharField(help_text="What goes back to the customer.")
+    refusal = serializers.CharField(help_text="Why it cannot be refunded now; empty if it can.")
+
+
+def quote_as_dict(ret: Return) -> dict[str, Any]:
+    q, c = refund_quote(ret), ret.currency
+    return {
+        "currency": c,
+        "method": ret.refund_method,
+        "lines": [
+            {
+                "id": x.line.pk,
+                "line_id": x.line.order_line_id,
+                "sku": x.line.order_line.sku,
+                "quantity": x.line.quantity,
+                "price": amount(x.price, c),
+                "discount": amount(x.discount, c),
+                "amount": amount(x.amount, c),
+                "tax": amount(x.tax, c),
+                "restocking_fee": amount(x.fee, c),
+                "total": amount(x.total, c),
+                "tax_reversals": [
+                    {"jurisdiction": jurisdiction_of(t), "amount": amount(a, c)}
+                    for t, a in x.reversals
+                ],
+            }
+            for x in q.lines
+        ],
+        "shipping": amount(q.shipping, c),
+        "shipping_tax": amount(q.shipping_tax, c),
+        "goods": amount(q.goods, c),
+        "tax": amount(q.tax, c),
+        "restocking_fee": amount(q.fee, c),
+        "tax_reversals": [
+            {"jurisdiction": j, "amount": amount(a, c)} for j, a in q.by_jurisdiction()
+        ],
+        "total": amount(q.total, c),
+        "exchange_credit": amount(q.exchange_credit, c),
+        "exchange_due": amount(q.exchange_due, c),
+        "amount": amount(q.amount, c),
+        "refusal": refusal(ret, "refund", list(ret.lines.all()), policy_for(ret.order)),
+    }
 
 
 class LineRef(StrictSerializer):
@@ -138,14 +224,6 @@ class LineInput(LineRef):
     reason = serializers.CharField(max_length=40, required=False, default="")
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     replacement_sku = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class DispositionInput(LineRef):
-    restock = serializers.IntegerField(required=False, default=0, min_value=0)
-    damaged = serializers.IntegerField(required=False, default=0, min_value=0)
-    quality_hold = serializers.IntegerField(required=False, default=0, min_value=0)
-    scrap = serializers.IntegerField(required=False, default=0, min_value=0)
-    missing = serializers.IntegerField(required=False, default=0, min_value=0)
 
 
 class ReturnListCreateApi(generics.ListAPIView):
@@ -206,88 +284,289 @@ class ReturnDetailApi(generics.RetrieveAPIView):
         return returns_with_details()
 
 
-class TransitionInput(StrictSerializer):
-    location = serializers.CharField(required=False, default="")
-    lines = serializers.ListField(
-        child=serializers.DictField(),
-        required=False,
-        default=list,
-        help_text="receive: {sku|line_id, quantity}; inspect: "
-        "{sku|line_id, restock, damaged, quality_hold, scrap, missing}",
+# --- transitions: one operation each, with its own body ----------------------------------
+
+
+class ReturnNoInput(StrictSerializer):
+    """authorize and close take no body."""
+
+
+# An empty serializer has no schema to show: say in so many words that the body is empty.
+NO_BODY = {
+    "application/json": {
+        "type": "object",
+        "properties": {},
+        "additionalProperties": False,
+        "description": "No body (or an empty object): any field is refused with 400.",
+    }
+}
+
+
+class ReturnReceiptLineInput(LineRef):
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class ReturnReceiveInput(StrictSerializer):
+    location = serializers.CharField(max_length=64, help_text="Where the goods arrived.")
+    lines = ReturnReceiptLineInput(
+        many=True, required=False, help_text="No lines: everything still expected."
     )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReturnInspectionLineInput(LineRef):
+    """One line's decision, in either form: a disposition and how many units get it, or
+    counts per disposition."""
+
+    quantity = serializers.IntegerField(
+        min_value=1, required=False, help_text="With `disposition`: how many units get it."
+    )
+    disposition = serializers.ChoiceField(choices=services.DISPOSITIONS, required=False)
+    restock = serializers.IntegerField(min_value=0, required=False)
+    damaged = serializers.IntegerField(min_value=0, required=False)
+    quality_hold = serializers.IntegerField(min_value=0, required=False)
+    scrap = serializers.IntegerField(min_value=0, required=False)
+    missing = serializers.IntegerField(min_value=0, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        counts = [k for k in services.DISPOSITIONS if k in attrs]
+        per_line = "disposition" in attrs or "quantity" in attrs
+        if counts and per_line:
+            raise serializers.ValidationError(
+                "give either a disposition and a quantity, or counts per disposition "
+                f"({', '.join(services.DISPOSITIONS)}), not both"
+            )
+        if not (counts or per_line):
+            raise serializers.ValidationError(
+                "give a disposition and a quantity, or counts per disposition"
+            )
+        if per_line and "quantity" not in attrs:
+            raise serializers.ValidationError({"quantity": "is required with a disposition"})
+        if per_line and "disposition" not in attrs:
+            raise serializers.ValidationError({"disposition": "is required with a quantity"})
+        return attrs
+
+    @staticmethod
+    def decision(x: dict[str, Any]) -> services.Disposition:
+        counts = {x["disposition"]: x["quantity"]} if "disposition" in x else x
+        return services.Disposition.of(counts, line_id=x.get("line_id"), sku=x.get("sku", ""))
+
+
+class ReturnInspectInput(StrictSerializer):
+    location = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        help_text="Where the units are; needed only when they wait in more than one place.",
+    )
+    lines = ReturnInspectionLineInput(many=True, required=False, default=list)
+
+
+class ReturnRefundInput(StrictSerializer):
     method = serializers.ChoiceField(choices=Return.Method.choices, required=False, default="")
-    psp_refund_id = serializers.CharField(required=False, allow_blank=True, default="")
+    psp_refund_id = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    expected_amount = serializers.DecimalField(
+        max_digits=19,
+        decimal_places=4,
+        required=False,
+        help_text="The amount of the quote (GET) the approver saw: if the refund has changed "
+        "since, nothing is refunded (409).",
+    )
+
+
+class ReturnNoteInput(StrictSerializer):
+    note = serializers.CharField(max_length=2000, help_text="Why: kept in the timeline.")
+
+
+def _example(name: str, value: dict[str, Any]) -> OpenApiExample:
+    return OpenApiExample(name, value=value, request_only=True)
+
+
+_ERRORS = {400: ERRORS, 401: ERRORS, 403: ERRORS, 404: ERRORS, 409: ERRORS, 422: ERRORS}
+
+
+def _transition(
+    action: str, summary: str, body: type[StrictSerializer], *examples: OpenApiExample
+) -> Any:
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=f"returns_{action}",
+            summary=summary,
+            request=NO_BODY if body is ReturnNoInput else body,
+            examples=list(examples) or [_example("No body", {})],
+            responses={200: ReturnOutput, **_ERRORS},
+        )
+    )
 
 
 class ReturnTransitionApi(APIView):
-    """POST returns/{id}/{authorize,receive,inspect,refund,close,reject,cancel}."""
+    """POST returns/{id}/{action}: parse the action's own body, make the transition."""
 
     action = ""
-    permission_classes = [Staff]
-    # Finance approves refunds; operations receive and inspect goods.
-    ROLES = {"refund": Finance, "close": Finance, "receive": Operations, "inspect": Operations}
+    Input: type[StrictSerializer] = ReturnNoInput
 
     def get_permissions(self) -> list[Any]:
-        return [self.ROLES.get(self.action, Staff)()]
+        return [role_required(*roles_for(self.action))()]
 
-    @extend_schema(
-        request=TransitionInput,
-        responses={200: ReturnOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS},
-    )
     def post(self, request: Request, pk: int) -> Response:
-        data = TransitionInput(data=request.data or {})
+        data = self.Input(data=request.data or {})
         data.is_valid(raise_exception=True)
-        v, user = data.validated_data, request.user
-        shape = DispositionInput if self.action == "inspect" else LineInput
-        rows = shape(data=v["lines"], many=True)
-        if self.action in ("receive", "inspect") and not rows.is_valid():
-            raise ValidationError({"lines": rows.errors})
-        lines = rows.validated_data if self.action in ("receive", "inspect") else []
-        if self.action in ("receive", "inspect") and not v["location"]:
-            raise Malformed("where the goods are: a location code", field="location")
-        match self.action:
-            case "authorize":
-                services.return_authorize(return_id=pk, actor=user)
-            case "reject":
-                services.return_reject(return_id=pk, actor=user, note=v["note"])
-            case "cancel":
-                services.return_cancel(return_id=pk, actor=user, note=v["note"])
-            case "receive":
-                services.return_receive(
-                    return_id=pk,
-                    actor=user,
-                    location=v["location"],
-                    lines=[
-                        services.ReceiptLine(x["quantity"], x.get("line_id"), x.get("sku", ""))
-                        for x in lines
-                    ],
-                )
-            case "inspect":
-                services.return_inspect(
-                    return_id=pk,
-                    actor=user,
-                    location=v["location"],
-                    lines=[
-                        services.Disposition(
-                            x["restock"],
-                            x["damaged"],
-                            x["quality_hold"],
-                            x["scrap"],
-                            x["missing"],
-                            x.get("line_id"),
-                            x.get("sku", ""),
-                        )
-                        for x in lines
-                    ],
-                )
-            case "refund":
-                services.return_refund(
-                    return_id=pk, actor=user, method=v["method"], psp_refund_id=v["psp_refund_id"]
-                )
-            case "close":
-                services.return_close(return_id=pk, actor=user)
+        self.perform(pk, data.validated_data, request.user)
         return Response(ReturnOutput(returns_with_details().get(pk=pk)).data)
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        raise NotImplementedError
+
+
+@_transition("authorize", "Authorize a requested return", ReturnNoInput)
+class ReturnAuthorizeApi(ReturnTransitionApi):
+    action = "authorize"
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_authorize(return_id=pk, actor=user)
+
+
+@_transition(
+    "receive",
+    "Receive goods at a location",
+    ReturnReceiveInput,
+    _example("One parcel", {"location": "STORE1", "lines": [{"sku": "SCARF", "quantity": 1}]}),
+    _example("Everything still expected", {"location": "WH1"}),
+)
+class ReturnReceiveApi(ReturnTransitionApi):
+    action = "receive"
+    Input = ReturnReceiveInput
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_receive(
+            return_id=pk,
+            actor=user,
+            location=v["location"],
+            lines=[
+                services.ReceiptLine(x["quantity"], x.get("line_id"), x.get("sku", ""))
+                for x in v.get("lines", [])
+            ],
+        )
+
+
+@_transition(
+    "inspect",
+    "Decide the received units' fate",
+    ReturnInspectInput,
+    _example(
+        "A disposition per line",
+        {
+            "lines": [
+                {"sku": "SCARF", "quantity": 1, "disposition": "restock"},
+                {"line_id": 4182, "quantity": 1, "disposition": "damaged"},
+            ]
+        },
+    ),
+    _example(
+        "Counts per disposition, where the units wait in two places",
+        {"location": "WH1", "lines": [{"sku": "JACKET", "restock": 1, "scrap": 1}]},
+    ),
+)
+class ReturnInspectApi(ReturnTransitionApi):
+    action = "inspect"
+    Input = ReturnInspectInput
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_inspect(
+            return_id=pk,
+            actor=user,
+            location=v["location"],
+            lines=[ReturnInspectionLineInput.decision(x) for x in v["lines"]],
+        )
+
+
+@_transition(
+    "refund",
+    "Approve the refund",
+    ReturnRefundInput,
+    _example(
+        "As quoted, to the original tender", {"method": "original", "expected_amount": "19.17"}
+    ),
+    _example("Store credit", {"method": "store_credit"}),
+)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="returns_refund_quote",
+        summary="What the refund would give back now",
+        responses={200: RefundQuoteOutput, 401: ERRORS, 403: ERRORS, 404: ERRORS},
+    )
+)
+class ReturnRefundApi(ReturnTransitionApi):
+    action = "refund"
+    Input = ReturnRefundInput
+
+    def get_permissions(self) -> list[Any]:
+        return [Staff()] if self.request.method == "GET" else super().get_permissions()
+
+    def get(self, request: Request, pk: int) -> Response:
+        ret = get_object_or_404(Return.objects.select_related("order"), pk=pk)
+        return Response(RefundQuoteOutput(quote_as_dict(ret)).data)
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_refund(
+            return_id=pk,
+            actor=user,
+            method=v["method"],
+            psp_refund_id=v["psp_refund_id"],
+            expected_amount=v.get("expected_amount"),
+        )
+
+
+@_transition("close", "Close a refunded return", ReturnNoInput)
+class ReturnCloseApi(ReturnTransitionApi):
+    action = "close"
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_close(return_id=pk, actor=user)
+
+
+@_transition(
+    "reject",
+    "Reject a return, saying why",
+    ReturnNoteInput,
+    _example("Outside policy", {"note": "Worn and washed; tags removed."}),
+)
+class ReturnRejectApi(ReturnTransitionApi):
+    action = "reject"
+    Input = ReturnNoteInput
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_reject(return_id=pk, actor=user, note=v["note"])
+
+
+@_transition(
+    "cancel",
+    "Cancel a return before its goods arrive, saying why",
+    ReturnNoteInput,
+    _example("The customer keeps it", {"note": "Customer called: keeping the scarf."}),
+)
+class ReturnCancelApi(ReturnTransitionApi):
+    action = "cancel"
+    Input = ReturnNoteInput
+
+    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+        services.return_cancel(return_id=pk, actor=user, note=v["note"])
+
+
+TRANSITIONS: dict[str, type[ReturnTransitionApi]] = {
+    view.action: view
+    for view in (
+        ReturnAuthorizeApi,
+        ReturnReceiveApi,
+        ReturnInspectApi,
+        ReturnRefundApi,
+        ReturnCloseApi,
+        ReturnRejectApi,
+        ReturnCancelApi,
+    )
+}
 
 
 class ChannelRefundApi(APIView):
