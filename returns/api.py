@@ -387,12 +387,9 @@ def _example(name: str, value: dict[str, Any]) -> OpenApiExample:
 _ERRORS = {400: ERRORS, 401: ERRORS, 403: ERRORS, 404: ERRORS, 409: ERRORS, 422: ERRORS}
 
 
-def _transition(
-    action: str, summary: str, body: type[StrictSerializer], *examples: OpenApiExample
-) -> Any:
+def _transition(summary: str, body: type[StrictSerializer], *examples: OpenApiExample) -> Any:
     return extend_schema_view(
         post=extend_schema(
-            operation_id=f"returns_{action}",
             summary=summary,
             request=NO_BODY if body is ReturnNoInput else body,
             examples=list(examples) or [_example("No body", {})],
@@ -420,7 +417,7 @@ class ReturnTransitionApi(APIView):
         raise NotImplementedError
 
 
-@_transition("authorize", "Authorize a requested return", ReturnNoInput)
+@_transition("Authorize a requested return", ReturnNoInput)
 class ReturnAuthorizeApi(ReturnTransitionApi):
     action = "authorize"
 
@@ -429,7 +426,6 @@ class ReturnAuthorizeApi(ReturnTransitionApi):
 
 
 @_transition(
-    "receive",
     "Receive goods at a location",
     ReturnReceiveInput,
     _example("One parcel", {"location": "STORE1", "lines": [{"sku": "SCARF", "quantity": 1}]}),
@@ -452,7 +448,6 @@ class ReturnReceiveApi(ReturnTransitionApi):
 
 
 @_transition(
-    "inspect",
     "Decide the received units' fate",
     ReturnInspectInput,
     _example(
@@ -465,7 +460,7 @@ class ReturnReceiveApi(ReturnTransitionApi):
         },
     ),
     _example(
-        "Counts per disposition, where the units wait in two places",
+        "Counts per disposition, at a location",
         {"location": "WH1", "lines": [{"sku": "JACKET", "restock": 1, "scrap": 1}]},
     ),
 )
@@ -483,17 +478,13 @@ class ReturnInspectApi(ReturnTransitionApi):
 
 
 @_transition(
-    "refund",
     "Approve the refund",
     ReturnRefundInput,
-    _example(
-        "As quoted, to the original tender", {"method": "original", "expected_amount": "19.17"}
-    ),
+    _example("The amount quoted", {"method": "original", "expected_amount": "19.17"}),
     _example("Store credit", {"method": "store_credit"}),
 )
 @extend_schema_view(
     get=extend_schema(
-        operation_id="returns_refund_quote",
         summary="What the refund would give back now",
         responses={200: RefundQuoteOutput, 401: ERRORS, 403: ERRORS, 404: ERRORS},
     )
@@ -519,7 +510,7 @@ class ReturnRefundApi(ReturnTransitionApi):
         )
 
 
-@_transition("close", "Close a refunded return", ReturnNoInput)
+@_transition("Close a refunded return", ReturnNoInput)
 class ReturnCloseApi(ReturnTransitionApi):
     action = "close"
 
@@ -528,7 +519,6 @@ class ReturnCloseApi(ReturnTransitionApi):
 
 
 @_transition(
-    "reject",
     "Reject a return, saying why",
     ReturnNoteInput,
     _example("Outside policy", {"note": "Worn and washed; tags removed."}),
@@ -542,7 +532,6 @@ class ReturnRejectApi(ReturnTransitionApi):
 
 
 @_transition(
-    "cancel",
     "Cancel a return before its goods arrive, saying why",
     ReturnNoteInput,
     _example("The customer keeps it", {"note": "Customer called: keeping the scarf."}),
