@@ -8,6 +8,7 @@ from inventory import views as inventory_views
 from orders import api as orders_api
 from orders import views as orders_views
 from returns import api as returns_api
+from returns import api_transitions as returns_transitions
 from returns import views as returns_views
 
 from . import api, views
@@ -54,12 +55,8 @@ api_v1 = [
     path("returns/", returns_api.ReturnListCreateApi.as_view(), name="return-list"),
     path("returns/<int:pk>", returns_api.ReturnDetailApi.as_view(), name="return-detail"),
     *[
-        path(
-            f"returns/<int:pk>/{action}",
-            returns_api.ReturnTransitionApi.as_view(action=action),
-            name=f"return-{action}",
-        )
-        for action in ("authorize", "receive", "inspect", "refund", "close", "reject", "cancel")
+        path(f"returns/<int:pk>/{action}", view.as_view(), name=f"return-{action}")
+        for action, view in returns_transitions.TRANSITIONS.items()
     ],
     path("exceptions/", api.ExceptionListApi.as_view(), name="exception-list"),
     path(
