@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from orders.adapters.base import MalformedPayload
 from orders.api import ERRORS, amount
 from orders.services import parse_json
+from retailsync.audit import audit_note
 from retailsync.auth import channel_authenticate, role_required
 from retailsync.errors import DomainError, FieldError, Malformed
 from retailsync.serializers import StrictSerializer
@@ -287,7 +288,19 @@ class ReturnTransitionApi(APIView):
                 )
             case "close":
                 services.return_close(return_id=pk, actor=user)
-        return Response(ReturnOutput(returns_with_details().get(pk=pk)).data)
+        ret = returns_with_details().get(pk=pk)
+        audit_note(request, transition_outcome(ret, self.action))
+        return Response(ReturnOutput(ret).data)
+
+
+def transition_outcome(ret: Return, action: str) -> str:
+    """What a transition did, for its audit record: `refund approved for RMA-4: 28.42 USD`."""
+    if action == "refund":
+        return (
+            f"refund approved for {ret}: {amount(ret.refund_amount, ret.currency)} "
+            f"{ret.currency} ({ret.get_refund_method_display()})"
+        )
+    return f"{action} {ret}: now {ret.status}"
 
 
 class ChannelRefundApi(APIView):

@@ -14,12 +14,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from inventory.models import Location
+from retailsync.audit import audit_note
 from retailsync.errors import DomainError
 from retailsync.roles import has_role
 from retailsync.views import staff_required
 
 from . import services
-from .api import returns_with_details
+from .api import returns_with_details, transition_outcome
 from .models import Return
 
 
@@ -123,6 +124,7 @@ def return_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             case _:
                 raise DomainError(f"unknown action {action!r}")
         messages.success(request, f"RMA-{pk}: {action} done.")
+        audit_note(request, transition_outcome(Return.objects.get(pk=pk), action))
     except DomainError as exc:
         messages.error(request, str(exc))
     return redirect("return-detail-page", pk=pk)
