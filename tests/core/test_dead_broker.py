@@ -36,25 +36,26 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def _use_broker(url: str) -> None:
-    celery_app.conf.broker_url = url
+def _publish_to(url: str | None) -> None:
+    # What publishes (the write URL; CELERY_BROKER_URL in the environment wins over broker_url).
+    celery_app.conf.broker_write_url = url
     celery_app._pool = None  # the connection pools are built from the URL on first use
     celery_app.amqp._producer_pool = None
 
 
 @contextlib.contextmanager
 def broker_down(settings: Any) -> Iterator[None]:
-    live = celery_app.conf.broker_url
+    live = settings.CELERY_BROKER_URL
     dead = f"redis://127.0.0.1:{closed_port()}/0"
     requests_forget(celery_app)
     settings.CELERY_BROKER_URL = dead  # the coalescing flags live in the broker's Redis too
-    _use_broker(dead)
+    _publish_to(dead)
     celery_app.conf.task_always_eager = False
     try:
         yield
     finally:
         settings.CELERY_BROKER_URL = live
-        _use_broker(live)
+        _publish_to(None)
         requests_forget(celery_app)
 
 
