@@ -129,6 +129,19 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# --- Request bodies ---------------------------------------------------------------------
+# Each endpoint answers 413 to a body over its limit, before reading it (retailsync.parsers).
+# A batch of 500 orders of 5 KB each (2.5 MB) is legal; so is 500 orders of 16 KB.
+RETAILSYNC_ORDER_BODY_MAX = env_int("ORDER_BODY_MAX_BYTES", 1024 * 1024)
+RETAILSYNC_BATCH_BODY_MAX = env_int("BATCH_BODY_MAX_BYTES", 8 * 1024 * 1024)
+# Staff JSON (stock events, returns, allocation, …) and back-office and admin forms.
+RETAILSYNC_STAFF_BODY_MAX = env_int("STAFF_BODY_MAX_BYTES", 1024 * 1024)
+# Django's own ceiling for a body read whole, behind the limits above: never the one that
+# answers. (Uploaded files are not counted; they stream to disk.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(
+    RETAILSYNC_ORDER_BODY_MAX, RETAILSYNC_BATCH_BODY_MAX, RETAILSYNC_STAFF_BODY_MAX
+)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "retailsync.auth.StaffTokenAuthentication",
@@ -152,25 +165,22 @@ if DEBUG:
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "retailsync API",
-    "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.",
+    "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.\n\n"
+    "**Body limits.** A body over its endpoint's limit answers 413 "
+    '`{"errors": [{"field": "", "message": "body of N bytes is over the limit of M bytes"}]}`, '
+    "before it is read: a channel's single order "
+    f"{RETAILSYNC_ORDER_BODY_MAX} bytes, a batch {RETAILSYNC_BATCH_BODY_MAX} bytes, every other "
+    f"JSON or form body {RETAILSYNC_STAFF_BODY_MAX} bytes (uploads are not counted). A "
+    "channel's message over its limit is still kept, as far as it was read and flagged as "
+    "truncated, with an exception queued.\n\n"
+    "**JSON.** Text must not contain NUL (`\\u0000`) nor a lone UTF-16 surrogate "
+    '(`"\\ud800"`), and a staff body must not nest deeper than 32 levels: each is a 400 naming '
+    "where it is.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
 }
-
-# --- Request bodies ---------------------------------------------------------------------
-# Each endpoint answers 413 to a body over its limit, before reading it (retailsync.parsers).
-# A batch of 500 orders of 5 KB each (2.5 MB) is legal; so is 500 orders of 16 KB.
-RETAILSYNC_ORDER_BODY_MAX = env_int("ORDER_BODY_MAX_BYTES", 1024 * 1024)
-RETAILSYNC_BATCH_BODY_MAX = env_int("BATCH_BODY_MAX_BYTES", 8 * 1024 * 1024)
-# Staff JSON (stock events, returns, allocation, …) and back-office and admin forms.
-RETAILSYNC_STAFF_BODY_MAX = env_int("STAFF_BODY_MAX_BYTES", 1024 * 1024)
-# Django's own ceiling for a body read whole, behind the limits above: never the one that
-# answers. (Uploaded files are not counted; they stream to disk.)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(
-    RETAILSYNC_ORDER_BODY_MAX, RETAILSYNC_BATCH_BODY_MAX, RETAILSYNC_STAFF_BODY_MAX
-)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
