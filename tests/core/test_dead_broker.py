@@ -6,16 +6,20 @@ The broker here is a real closed port: connecting is refused, as when Redis is d
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from inventory.models import ChannelAllocation, EventBatch, Position
-from inventory.services import item_upsert, location_upsert
+from inventory.availability import availability_refresh_all
+from inventory.models import ChannelAllocation, EventBatch, Position, WebhookDelivery
+from inventory.services import allocation_set, item_upsert, location_upsert
 from orders.models import Order
 from retailsync.celery import app as celery_app
 from retailsync.coalesce import requests_forget
@@ -100,6 +104,7 @@ def writes(shop: Any, key: str) -> dict[str, tuple[int, float]]:
 
 def test_with_the_broker_down_writes_answer_at_once_and_stay_committed(shop, settings):
     with broker_down(settings):
+        writes(shop, "first")  # a process's first publish loads the broker transport's code
         answers = writes(shop, "dead")
 
     assert {name: status for name, (status, _) in answers.items()} == {
@@ -108,7 +113,7 @@ def test_with_the_broker_down_writes_answer_at_once_and_stay_committed(shop, set
         "order": 201,
     }
     assert all(seconds < QUICK for _, seconds in answers.values()), answers
-    assert Position.objects.get(item__sku="TEE").on_hand == 9 + 9
+    assert Position.objects.get(item__sku="TEE").on_hand == 9 + 9 + 9
     assert ChannelAllocation.objects.get().channel == shop.channel
     assert Order.objects.filter(external_id="dead-order").exists()
 
@@ -148,3 +153,48 @@ def test_once_the_broker_is_back_the_sweeps_publish_what_was_missed(shop, settin
         wait_for(lambda: EventBatch.objects.get(pk=job).status == "done")
 
     assert Position.objects.get(item__sku="TEE").on_hand == 9 + 9 + 501
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    pushed: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        _Receiver.pushed.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.pushed = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/stock"
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_pushes_not_published_are_sent_by_the_sweep(shop, settings, webhook):
+    allocation_set(channel=shop.channel, locations=["WH1"], webhook_url=webhook)
+    _Receiver.pushed = []  # what the warm-up and this change pushed, eagerly
+
+    with broker_down(settings):
+        shop.ops.post("/api/v1/inventory/events", event("receipt", quantity=4), format="json")
+        seconds = timed(availability_refresh_all)[1]  # as the admin does after a rule change
+    delivery = WebhookDelivery.objects.get(status="pending")
+    assert (delivery.attempts, seconds < QUICK) == (0, True)
+
+    celery_app.control.purge()
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
+        celery_app.send_task(
+            "inventory.tasks.inventory_sweep_task", kwargs={"older_than_seconds": 0}
+        )
+        wait_for(lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered")
+
+    [pushed] = _Receiver.pushed
+    assert (pushed["channel"], pushed["items"][0]["sku"]) == ("web", "TEE")
