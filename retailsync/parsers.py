@@ -44,7 +44,11 @@ def json_loads(body: bytes, *, max_depth: int | None = JSON_MAX_DEPTH) -> Any:
         data = json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise Malformed(f"body is not valid JSON: {exc}") from None
-    if max_depth is not None or _SUSPECT_ESCAPE.search(body):
+    if (
+        max_depth is not None
+        or _SUSPECT_ESCAPE.search(body)
+        or json.detect_encoding(body) != "utf-8"  # UTF-16 or 32: the escapes are not ASCII
+    ):
         problem = _first_problem(data, "", 0, max_depth)
         if problem is not None:
             raise Malformed([problem])
