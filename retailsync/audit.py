@@ -6,8 +6,9 @@ A middleware sees every request whatever view served it, so no write path can fo
 
 The record and the write commit together, or neither does. The middleware opens the request's
 transaction (`transaction.atomic()` around the view) and writes the record inside it, after the
-view answered: a write can no longer be kept while its record fails, nor a record say "done"
-for a write that was rolled back. What that means for the code it wraps:
+view answered. Written after the view's own commit (as it once was), a record that failed to
+insert (a NUL in the body) left a kept write unrecorded behind a 500; written before the view,
+it would record writes that then failed. What the one transaction means for the code it wraps:
 - a service's own `transaction.atomic()` becomes a savepoint: its rollback on an error is still
   its own, and a view that catches a DomainError goes on in a sound transaction;
 - `select_for_update()` locks are held until the request commits, a little after the service
@@ -24,7 +25,7 @@ failed one (5xx) is rolled back whole and recorded on its own afterwards as fail
 What a record says: `action` defaults to the URL's name (`return-refund (pk=4)`; in the admin,
 `change channel 5`), `outcome` to the status (`200 OK`), the messages the page showed, or the
 reasons of a refusal. Views say it in business terms with `audit_note(request, "refund approved
-for RMA-4: $28.42")`.
+for RMA-4: 28.42 USD")`.
 
 Channel order, batch and refund deliveries are not wrapped: they are kept whole in the inbound
 message store, committed on their own whatever happens next.
@@ -74,8 +75,8 @@ def _note(request: Any) -> AuditNote | None:
 
 
 def audit_note(request: Any, outcome: str, *, action: str = "") -> None:
-    """Say what the write did, in business terms (`refund approved for RMA-4: $28.42`). It is
-    the record's outcome when the write succeeds; a refusal records its reasons instead."""
+    """Say what the write did, in business terms (`refund approved for RMA-4: 28.42 USD`). It
+    is the record's outcome when the write succeeds; a refusal records its reasons instead."""
     note = _note(request)
     if note is not None:  # not an audited request: nothing to say it to
         note.outcome = outcome
@@ -155,7 +156,7 @@ class AuditMiddleware:
             transaction.set_rollback(True)
         # Failed: nothing of the attempt was kept. Say so, on its own.
         if response.status_code < 500:  # a transaction doomed under an answer of success
-            response = _internal_error(request)
+            response = _internal_error()
         _record(request, response, note)
         return response
 
@@ -173,7 +174,7 @@ def _form_over_limit(request: HttpRequest) -> HttpResponse | None:
     return JsonResponse(error_body(TooLarge(size=size, limit=limit).as_dicts()), status=413)
 
 
-def _internal_error(request: HttpRequest) -> HttpResponse:
+def _internal_error() -> HttpResponse:
     body = error_body([{"field": "", "message": "internal error; nothing was kept"}])
     return JsonResponse(body, status=500)
 
@@ -192,11 +193,7 @@ def _record(request: HttpRequest, response: HttpResponse, note: AuditNote) -> No
         actor=actor,
         channel=channel,
         actor_name=name,
-        via="admin"
-        if path.startswith("/admin/")
-        else "api"
-        if path.startswith("/api/")
-        else "backoffice",
+        via=_via(path),
         method=request.method or "",
         path=_clean(path)[:500],
         status_code=response.status_code,
@@ -206,6 +203,12 @@ def _record(request: HttpRequest, response: HttpResponse, note: AuditNote) -> No
         summary=note.summary,
         correlation_id=get_correlation_id(),
     )
+
+
+def _via(path: str) -> str:
+    if path.startswith("/admin/"):
+        return "admin"
+    return "api" if path.startswith("/api/") else "backoffice"
 
 
 def _outcome(request: HttpRequest, response: HttpResponse, note: AuditNote) -> tuple[str, str]:
