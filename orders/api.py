@@ -8,7 +8,7 @@ from typing import Any
 import django_filters
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -24,6 +24,7 @@ from retailsync.auth import (
 from retailsync.errors import NotFound, error_body
 from retailsync.models import InboundMessage
 from retailsync.money import quantize
+from retailsync.schema import ERRORS
 from retailsync.serializers import StrictSerializer
 
 from .models import Order, OrderLine, Shipment, TaxLine
@@ -34,20 +35,6 @@ from .services import (
     order_cancel,
     order_receive,
     shipment_create,
-)
-
-ERRORS = OpenApiResponse(
-    response=inline_serializer(
-        "Errors",
-        {
-            "errors": inline_serializer(
-                "Error",
-                {"field": serializers.CharField(), "message": serializers.CharField()},
-                many=True,
-            )
-        },
-    ),
-    description='{"errors": [{"field", "message"}]}',
 )
 
 
@@ -103,14 +90,7 @@ def _is_woocommerce_ping(request: Request) -> bool:
 class OrderIngestApi(_ChannelEndpoint):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={
-            201: IngestOutput,
-            200: IngestOutput,
-            400: ERRORS,
-            401: ERRORS,
-            403: ERRORS,
-            422: ERRORS,
-        },
+        responses={201: IngestOutput, 200: IngestOutput, 422: ERRORS},
         summary="Receive one order in the channel's own format",
         description="Shopify order JSON, Amazon {Order, OrderItems}, Square order, Adobe Commerce "
         "sales order, WooCommerce order, or canonical JSON. The same message again answers 200 "
@@ -170,9 +150,6 @@ class OrderBatchIngestApi(_ChannelEndpoint):
                     "correlation_id": serializers.CharField(),
                 },
             ),
-            400: ERRORS,
-            401: ERRORS,
-            403: ERRORS,
         },
         summary="Receive up to 500 orders in the channel's own format",
     )
@@ -428,7 +405,7 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
 
     @extend_schema(
         request=ShipmentInput,
-        responses={201: ShipmentOutput, 200: ShipmentOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS},
+        responses={201: ShipmentOutput, 200: ShipmentOutput, 409: ERRORS, 422: ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
@@ -455,9 +432,7 @@ class OrderCancelApi(_FulfilmentEndpoint):
             help_text="Cancel only these quantities; absent: all not shipped.",
         )
 
-    @extend_schema(
-        request=CancelInput, responses={200: OrderOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS}
-    )
+    @extend_schema(request=CancelInput, responses={200: OrderOutput, 409: ERRORS, 422: ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
         data = self.CancelInput(data=request.data or {})

@@ -21,6 +21,7 @@ from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_new, insert_returning
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
 from retailsync.events import NewEvent, event_dispatched_at, events_record, events_relay_request
+from retailsync.guards import NUL_MESSAGE, nul_path
 from retailsync.models import Channel, ExceptionItem, InboundMessage
 from retailsync.services import (
     exception_raise,
@@ -91,28 +92,10 @@ def parse_json(body: bytes) -> Any:
         raise Malformed(f"body is not valid JSON: {exc}") from None
     if b"\\u0000" in body:
         # PostgreSQL text cannot hold NUL; say where it is rather than fail on insert.
-        path = _nul_path(data, "")
+        path = nul_path(data)
         if path is not None:
-            raise Malformed("text must not contain NUL characters (\\u0000)", field=path)
+            raise Malformed(NUL_MESSAGE, field=path)
     return data
-
-
-def _nul_path(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if "\x00" in key:
-                return path
-            found = _nul_path(child, f"{path}.{key}".lstrip("."))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, child in enumerate(value):
-            found = _nul_path(child, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
 
 
 # --- ingestion ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from .correlation import get_correlation_id
+from .guards import nul_path
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Channel deliveries: machines, not people, and kept whole in the inbound store already.
@@ -33,6 +34,8 @@ def _summary(request: HttpRequest) -> dict[str, Any]:
             body = json.loads(request.body or b"{}")
         except ValueError:
             return {"body": "(not JSON)"}
+        if nul_path(body) is not None:  # refused with 400; PostgreSQL could not store it either
+            return {"body": "(text with NUL)"}
         return {"body": _redacted(body) if isinstance(body, dict) else body}
     if request.POST:
         return {
