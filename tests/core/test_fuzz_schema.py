@@ -4,8 +4,9 @@ Each operation gets a bounded, derandomized set of generated requests (valid and
 bodies, queries and paths) against the Django app in-process, on PostgreSQL, with an admin's
 token or, on a channel's own paths, the channel's. Every answer must be no server error, a
 status code the schema declares for that operation, in a declared content type, with a body that
-conforms to the declared schema. Half of the generated ids are swapped for ids that exist
-(an accepted order, a requested return, an open exception), so bodies reach the services.
+conforms to the declared schema. About half of the generated ids are swapped for ones that
+exist (an accepted order, a requested return, an open exception, a return's correlation id), so
+bodies reach the services and reads answer 200.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def test_the_fuzzer_reads_the_served_schema(staff):
 
 @pytest.fixture
 def world(db: None) -> Iterator[dict[str, Any]]:
-    """Tokens, and things for ids to name: stock, an accepted order, a requested return."""
+    """Tokens, and things for ids to name: stock, an accepted order, a requested return, an
+    exception (with no channel: its channel is null)."""
     seeded = _seed()
     # The app runs in this test's transaction: keep Django from closing the connection after
     # each request, as its test client does (and undoes after each of its own requests).
@@ -143,6 +145,7 @@ def _seed() -> dict[str, Any]:
             "orders": orders[0],
             "returns": ret.json()["id"],
             "exceptions": exception_raise(kind="fuzz", reason="seeded").pk,
+            "trace": ret.json()["correlation_id"],
         },
     }
 
@@ -155,10 +158,11 @@ def _seed() -> dict[str, Any]:
 def test_every_operation_answers_as_its_schema_says(case: Any, world: dict[str, Any]) -> None:
     path = case.operation.path
     who = "channel" if path in CHANNEL_PATHS else "staff"
-    generated = (case.path_parameters or {}).get("id")
-    if isinstance(generated, int) and generated % 2 == 0:
-        resource = path.removeprefix("/api/v1/").split("/")[0]
-        case.path_parameters["id"] = world["ids"].get(resource, generated)
+    resource = path.removeprefix("/api/v1/").split("/")[0]
+    for name in ("id", "correlation_id"):
+        generated = (case.path_parameters or {}).get(name)
+        if resource in world["ids"] and generated is not None and len(str(generated)) % 2 == 0:
+            case.path_parameters[name] = world["ids"][resource]
     case.call_and_validate(
         headers={"Authorization": f"Token {world['tokens'][who]}"}, checks=CHECKS
     )
