@@ -154,7 +154,7 @@ class AllocationApi(APIView):
 
     class AllocationOutput(AllocationInput):
         webhook_secret = serializers.CharField(
-            read_only=True,
+            required=False,
             help_text="Only when a secret was issued by this call (a new webhook, or "
             "rotate_webhook_secret): shown once, keep it to verify pushes.",
         )
