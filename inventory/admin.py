@@ -168,8 +168,10 @@ class ChannelAllocationAdmin(admin.ModelAdmin):
     def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         from .availability import availability_refresh_all
+        from .backorders import backorders_wake
 
         availability_refresh_all()
+        backorders_wake()  # the channel's backorders may find stock where it now reserves
 
 
 @admin.register(WebhookDelivery)

@@ -164,6 +164,8 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-stragglers": {"task": "retailsync.tasks.events_dispatch_pending", "schedule": 30.0},
     "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
     "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
+    # Backorders are filled when stock arrives; this covers a request lost with the broker.
+    "fill-backorders": {"task": "inventory.tasks.backorders_fill_task", "schedule": 60.0},
 }
 
 # --- retailsync -----------------------------------------------------------------------------
