@@ -338,7 +338,7 @@ def _settle(
     if taken >= missing:
         _close(
             b,
-            f"Reserved by the system when stock arrived: {taken} × {b.sku} ({where}) for "
+            f"Reserved by the system once stock was available: {taken} × {b.sku} ({where}) for "
             f"order {b.order_id}; the line is held in full.",
             now,
         )
@@ -348,7 +348,7 @@ def _settle(
     exception_raise(
         kind=KIND,
         reason=f"{left} of {b.requested} × {b.sku} could not be reserved for order {b.order_id} "
-        f"({taken} more reserved when stock arrived: {where})",
+        f"({taken} more reserved since: {where})",
         details={**e.details, "short": left},
         object_type=e.object_type,
         object_id=e.object_id,

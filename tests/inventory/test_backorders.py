@@ -77,7 +77,7 @@ def test_a_receipt_reserves_the_oldest_backorder_first_and_closes_its_exception(
     assert closed.resolved_by is None  # the system, not a person
     assert closed.resolved_at is not None
     assert closed.resolution == (
-        f"Reserved by the system when stock arrived: 2 × TEE (2 at WH1) for order {older}; "
+        f"Reserved by the system once stock was available: 2 × TEE (2 at WH1) for order {older}; "
         "the line is held in full."
     )
     waiting = backorder(newer)
@@ -96,7 +96,9 @@ def test_a_partly_filled_backorder_stays_open_for_the_rest(shop):
     rest = backorder(newer)
     assert rest.status == "open"
     assert rest.details["short"] == 2
-    assert rest.reason.startswith(f"2 of 3 × TEE could not be reserved for order {newer}")
+    assert rest.reason == (
+        f"2 of 3 × TEE could not be reserved for order {newer} (1 more reserved since: 1 at WH1)"
+    )
     assert position("TEE", "WH1") == {
         "on_hand": 3,
         "reserved": 3,
