@@ -24,6 +24,7 @@ from retailsync.errors import BusinessRuleViolation, FieldError
 from retailsync.events import event_record
 from retailsync.models import Channel, LegalEntity
 from retailsync.services import exception_raise
+from retailsync.webhooks import webhook_secret_new, webhook_url_problems
 
 from .models import (
     AvailabilityDirty,
@@ -114,9 +115,11 @@ def allocation_set(
     reservation_ttl_minutes: int | None = None,
     webhook_url: str = "",
     item_safety_stock: Mapping[str, int] | None = None,
+    rotate_webhook_secret: bool = False,
     now: datetime | None = None,
 ) -> ChannelAllocation:
-    """Replace the channel's allocation rules; locations in priority order (first goes first)."""
+    """Replace the channel's allocation rules; locations in priority order (first goes first).
+    A webhook always has a signing secret: one is issued with the first URL, or on request."""
     by_code = {loc.code: loc for loc in Location.objects.filter(code__in=locations)}
     items = {i.sku: i for i in Item.objects.filter(sku__in=list(item_safety_stock or {}))}
     problems = [
@@ -129,6 +132,8 @@ def allocation_set(
         for sku in (item_safety_stock or {})
         if sku not in items
     ]
+    if webhook_url:
+        problems += [FieldError("webhook_url", p) for p in webhook_url_problems(webhook_url)]
     if problems:
         raise BusinessRuleViolation(problems)
     with transaction.atomic():
@@ -144,6 +149,8 @@ def allocation_set(
                 "updated_at": now or timezone.now(),
             },
         )
+        if webhook_url and (rotate_webhook_secret or not allocation.webhook_secret):
+            webhook_secret_issue(allocation=allocation)
         allocation.locations.all().delete()
         ChannelLocation.objects.bulk_create(
             [
@@ -164,6 +171,21 @@ def allocation_set(
 
         backorders_wake()
     return allocation
+
+
+def channel_webhook_secret(channel: Channel) -> str:
+    found = ChannelAllocation.objects.filter(channel=channel).values_list(
+        "webhook_secret", flat=True
+    )
+    return found.first() or ""
+
+
+def webhook_secret_issue(*, allocation: ChannelAllocation) -> str:
+    """A new secret that signs the channel's pushes from now on; the clear text is returned
+    for the caller to show once (like a token) and is not shown again."""
+    allocation.webhook_secret = webhook_secret_new()
+    allocation.save(update_fields=["webhook_secret"])
+    return allocation.webhook_secret
 
 
 # --- positions and the ledger ---------------------------------------------------------------
@@ -404,6 +426,8 @@ def stock_events_apply(
                 object_id=events[0].event_id,
                 object_label=f"{events[0].source} {events[0].event_id}"
                 + (f" (+{len(events) - 1} more)" if len(events) > 1 else ""),
+                # The sender retries a refused batch: the retry is the same problem, counted.
+                dedupe_key=f"stock_event_refused:{events[0].source}:{events[0].event_id}"[:200],
                 correlation_id=correlation_id,
                 now=now,
             )

@@ -13,7 +13,9 @@ WEBHOOK_RETRIES = 8
 
 @shared_task
 def availability_refresh_task() -> int:
-    """Recompute the figures of every marked item; asked for (coalesced) by stock changes."""
+    """Recompute the figures of every marked item, a backlog of any size chunk by chunk, and
+    raise or resolve the lag exception; asked for (coalesced) by stock changes, and run by the
+    beat every 15 s."""
     return task_drain(availability_refresh_task, availability_refresh)
 
 

@@ -303,3 +303,11 @@ def exception_close(
         locked.resolved_at = now or timezone.now()
         locked.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
     return locked
+
+
+def exception_resolve_open(*, dedupe_key: str, resolution: str, now: datetime) -> int:
+    """Resolve the open exception of this key, if any, because its cause went away by itself
+    (no person did it); returns how many were resolved (0 or 1). One statement."""
+    return ExceptionItem.objects.filter(
+        status=ExceptionItem.Status.OPEN, dedupe_key=dedupe_key
+    ).update(status=ExceptionItem.Status.RESOLVED, resolved_at=now, resolution=resolution)

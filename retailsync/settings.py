@@ -1,7 +1,11 @@
-"""Settings from the environment (cookiecutter-django style).
+"""Settings from the environment (cookiecutter-django style); README.md lists every variable.
+
+These are the settings of the demo (DEBUG=1), the test suite and the benchmarks: plain http, no
+HSTS, no secure-only cookies. A deployment runs `retailsync.settings_production`, which imports
+these and hardens them (`manage.py check --deploy` is clean there, and warns here).
 
 Absent DATABASE_URL: a SQLite file beside manage.py. Absent CELERY_BROKER_URL: tasks run
-in-process (the embedded demo). Production hardening lives in `retailsync.settings_production`.
+in-process (the embedded demo).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,8 +28,37 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+# Signs sessions, CSRF tokens and password reset links; Django's `django-insecure-` prefix makes
+# `check --deploy` flag this one wherever it ends up.
+DEBUG_SECRET_KEY = "django-insecure-retailsync-demo-only-key"
+
+
+def secret_key(*, debug: bool) -> str:
+    """SECRET_KEY, or the file SECRET_KEY_FILE names (a Docker or systemd secret). Only DEBUG
+    (the demo) may fall back to a key everyone can read; anything else refuses to start."""
+    key = os.environ.get("SECRET_KEY", "").strip()
+    key_file = os.environ.get("SECRET_KEY_FILE", "").strip()
+    if not key and key_file:
+        try:
+            key = Path(key_file).read_text().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY_FILE={key_file} cannot be read: {error.strerror}."
+            ) from None
+    if key:
+        return key
+    if debug:
+        return DEBUG_SECRET_KEY
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Outside DEBUG retailsync refuses to start without a secret key: "
+        "set SECRET_KEY (or SECRET_KEY_FILE, a file holding it) to a long random value, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+        "For the demo on your own machine, DEBUG=1 uses a built-in key."
+    )
+
+
 DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = secret_key(debug=DEBUG)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
@@ -38,6 +72,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from our own static files: /api/docs/ offline
     "import_export",
     "retailsync.apps.CoreConfig",
     "orders",
@@ -111,7 +146,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -142,6 +177,10 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# /api/schema/ and /api/docs/: anyone may read them in the demo and the tests; production
+# settings turn this off, and then only staff (a person with a role) may.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "retailsync API",
     "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.",
@@ -149,6 +188,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
+    # Read at request time (drf-spectacular fixes its own setting when its views are imported).
+    "SERVE_PERMISSIONS": ["retailsync.auth.ApiDocsAccess"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -168,9 +212,23 @@ CELERY_BEAT_SCHEDULE = {
     "fill-backorders": {"task": "inventory.tasks.backorders_fill_task", "schedule": 60.0},
 }
 
+# --- exports ---------------------------------------------------------------------------------
+# Every CSV/XLSX export quotes text that a spreadsheet would run as a formula (retailsync.exports).
+from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
+
+from retailsync.exports import SafeCSV, SafeXLSX  # noqa: E402
+
+IMPORT_FORMATS = [CSV, XLSX]
+EXPORT_FORMATS = [SafeCSV, SafeXLSX]
+
 # --- retailsync -----------------------------------------------------------------------------
 # Webhook retries older than this are not trusted to replace newer state.
 RETAILSYNC_BATCH_MAX = 500
+# Webhook receivers exempt from "https and public addresses only" (retailsync.webhooks).
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
+# The channels' availability feed lagging further behind the stock than this (the oldest stock
+# change still waiting for the refresh) is queued as an `availability_lag` exception.
+AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECONDS", "300"))
 
 LOGGING = {
     "version": 1,

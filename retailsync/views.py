@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .api import ExceptionFilter
@@ -33,6 +34,15 @@ def staff_required(view: Any) -> Any:
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def safe_next(request: HttpRequest, target: str | None) -> str | None:
+    """Where a form may send the user back to: a path on this site, never another site."""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 @staff_required
@@ -115,7 +125,7 @@ def exception_close_form(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Exception {pk} {request.POST.get('status')}.")
     except DomainError as exc:
         messages.error(request, str(exc))
-    return redirect(request.POST.get("next") or "exception-queue")
+    return redirect(safe_next(request, request.POST.get("next")) or "exception-queue")
 
 
 @staff_required

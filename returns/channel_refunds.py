@@ -28,18 +28,9 @@ from orders.services import LineRequest, order_cancel
 from retailsync.errors import BusinessRuleViolation
 from retailsync.services import exception_raise
 
-from .models import Return
-from .services import (
-    ZERO,
-    LineInput,
-    S,
-    _record,
-    _refund,
-    _share,
-    refund_quote,
-    return_new,
-    return_request,
-)
+from .models import Return, ReturnLine, ReturnReceipt
+from .quote import _share, refund_quote
+from .services import ZERO, LineInput, S, _record, _refund, return_new, return_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +119,8 @@ def channel_refund_record(
         cancelled = _cancel(order, goods.cancelled, channel_code, refund, now)
         ret = _return_for(order, goods.returned, refund, now)
         _restock(ret, order, goods.restocked, refund, now)
-        lines, shipping, shipping_tax = refund_quote(ret)
-        ours = (
-            sum((x.amount + x.tax - x.fee for x in lines), ZERO)
-            + shipping
-            + shipping_tax
-            + sum((_cancelled_share(order, line, q) for line, q in cancelled), ZERO)
+        ours = refund_quote(ret).total + sum(
+            (_cancelled_share(order, line, q) for line, q in cancelled), ZERO
         )
         _refund(
             ret,
@@ -229,7 +216,7 @@ def _restock(
 ) -> None:
     """Units the channel put back on its shelves go back to our stock where it says, a return
     receipt per line and location; the return's lines say they came back and were restocked."""
-    by_location: dict[str, list[Restock]] = {}
+    by_location: dict[str, list[tuple[ReturnLine, Restock]]] = {}
     received: list[dict[str, Any]] = []
     lines = {x.order_line_id: x for x in ret.lines.select_related("order_line")}
     for pk, (units, location_id) in restocked.items():
@@ -237,33 +224,38 @@ def _restock(
         units = min(units, line.quantity - line.received)  # what we received already moved
         if units <= 0:
             continue
-        by_location.setdefault(location_id, []).append(
-            Restock(
-                event_id=f"{order.channel.code}-refund-{refund.external_id}-line-{pk}",
-                sku=line.order_line.sku,
-                quantity=units,
-                reference=f"RMA-{ret.pk}",
-            )
+        restock = Restock(
+            event_id=f"{order.channel.code}-refund-{refund.external_id}-line-{pk}",
+            sku=line.order_line.sku,
+            quantity=units,
+            reference=f"RMA-{ret.pk}",
         )
+        by_location.setdefault(location_id, []).append((line, restock))
         line.received += units
         line.restocked += units
         line.save(update_fields=["received", "restocked"])
         received.append({"line_id": line.pk, "sku": line.order_line.sku, "quantity": units})
     if not received:
         return
-    moved = {
-        location_id: channel_restock(
+    moved = {}
+    for location_id, parcel in by_location.items():
+        place = moved[location_id] = channel_restock(
             channel=order.channel,
             external_id=location_id,
-            restocks=restocks,
+            restocks=[restock for _, restock in parcel],
             source="returns",
             what=f"refund {refund.external_id} (RMA-{ret.pk})",
             object_type="return",
             object_id=ret.pk,
             now=now,
         )
-        for location_id, restocks in by_location.items()
-    }
+        if place is not None:  # one waiting for its mapping has no place of ours yet
+            ReturnReceipt.objects.bulk_create(
+                ReturnReceipt(
+                    line=line, location=place, quantity=r.quantity, decided=r.quantity, at=now
+                )
+                for line, r in parcel
+            )
     _record(
         ret,
         ret.status,

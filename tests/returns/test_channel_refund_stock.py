@@ -122,6 +122,8 @@ def test_a_return_restocked_at_a_mapped_location_comes_back_there(webshop):
     assert receipt.reference_id == f"RMA-{body['id']}"
     line = Return.objects.get().lines.get()
     assert (line.quantity, line.received, line.restocked) == (1, 1, 1)
+    parcel = line.receipts.get()  # the return's own record of where the units came back
+    assert (parcel.location.code, parcel.quantity, parcel.decided) == ("STORE1", 1, 1)
     assert not ExceptionItem.objects.filter(kind="unmapped_location").exists()
 
 

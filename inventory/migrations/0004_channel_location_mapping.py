@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0001_initial'),
-        ('inventory', '0002_availability_marks_append_only'),
+        ('inventory', '0003_allocation_webhook_secret'),
     ]
 
     operations = [
