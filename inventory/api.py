@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.api import ERRORS
+from retailsync.audit import audit_note
 from retailsync.auth import (
     ChannelOrStaffTokenAuthentication,
     ChannelTokenOrRole,
@@ -165,6 +166,12 @@ class AllocationApi(APIView):
         data.is_valid(raise_exception=True)
         before = channel_webhook_secret(channel)
         allocation = allocation_set(channel=channel, **data.validated_data)
+        v = data.validated_data
+        audit_note(
+            request,
+            f"allocation of {code} set: locations {', '.join(v['locations']) or 'none'}, "
+            f"safety stock {v['safety_stock']}",
+        )
         answer = dict(data.data)
         if allocation.webhook_secret and allocation.webhook_secret != before:
             # Shown this once, like a token: the channel keeps it to verify our pushes.
@@ -232,8 +239,13 @@ class StockEventsApi(APIView):
         events = parse_events(request.data)
         if len(events) > SYNC_EVENTS:
             batch = event_batch_queue(events=events)
+            audit_note(request, f"stock events queued: {len(events)} as job {batch.pk}")
             return Response({"job": batch.pk, "status": batch.status}, status=202)
         result = stock_events_apply(events=events)
+        audit_note(
+            request,
+            f"stock events applied: {result.applied} applied, {result.duplicates} duplicate",
+        )
         return Response({"applied": result.applied, "duplicates": result.duplicates})
 
 

@@ -16,7 +16,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from django.utils import timezone
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import any_of, insert_returning, update_rows
 from retailsync.models import Channel
+from retailsync.publish import task_publish
 from retailsync.webhooks import (
     SIGNATURE_HEADER,
     webhook_opener,
@@ -320,7 +321,22 @@ def _enqueue_deliveries(ids: list[int]) -> None:
     from .tasks import webhook_deliver_task
 
     for delivery_id in ids:
-        webhook_deliver_task.delay(delivery_id=delivery_id)
+        task_publish(webhook_deliver_task, delivery_id=delivery_id)  # or the sweep does
+
+
+def webhook_deliveries_requeue(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Publish again the pushes never tried after `older_than`: their publish was lost (the
+    broker was down). Those tried at least once are the delivery task's own retries."""
+    cutoff = (now or timezone.now()) - older_than
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, attempts=0, created_at__lt=cutoff
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    _enqueue_deliveries(ids)
+    return len(ids)
 
 
 class DeliveryFailed(Exception):

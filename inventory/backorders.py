@@ -15,7 +15,6 @@ the rest; one whose line was cancelled or shipped meanwhile is closed, saying so
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,8 +44,6 @@ from .reservations import (
 )
 from .rules import Quantities
 from .services import Ledger, positions_locked
-
-logger = logging.getLogger(__name__)
 
 KIND = "backorder"
 # Past this many SKUs waiting, any arrival asks for a run rather than reading them all.
@@ -94,10 +91,7 @@ def backorders_wake_after(ledger: Ledger, items: Mapping[str, Item]) -> None:
 def backorders_fill_request() -> None:
     from .tasks import backorders_fill_task
 
-    try:
-        task_request(backorders_fill_task)
-    except Exception:  # the broker is down: the beat's sweep fills them
-        logger.exception("could not ask for the backorder fill; the sweep will run it")
+    task_request(backorders_fill_task)  # a dead broker fails nothing: the beat's sweep fills
 
 
 # --- the run --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from retailsync.db import insert_returning, update_rows, values_of
 from retailsync.errors import BusinessRuleViolation, FieldError
 from retailsync.events import event_record
 from retailsync.models import Channel, LegalEntity
+from retailsync.publish import task_publish
 from retailsync.services import exception_raise
 from retailsync.webhooks import webhook_secret_new, webhook_url_problems
 
@@ -599,13 +600,30 @@ def event_batch_queue(*, events: Sequence[EventInput]) -> EventBatch:
 def _enqueue_batch(batch_id: int) -> None:
     from .tasks import event_batch_run_task
 
-    event_batch_run_task.delay(batch_id=batch_id)
+    task_publish(event_batch_run_task, batch_id=batch_id)  # or the sweep runs it
+
+
+def event_batches_requeue(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Publish again the batches still queued after `older_than`: the request's publish was lost
+    (the broker was down) or so was the message. Published twice, a batch still runs once."""
+    cutoff = (now or timezone.now()) - older_than
+    waiting = EventBatch.objects.filter(status=EventBatch.Status.QUEUED, created_at__lt=cutoff)
+    ids = list(waiting.order_by("pk").values_list("pk", flat=True))
+    for batch_id in ids:
+        _enqueue_batch(batch_id)
+    return len(ids)
 
 
 def event_batch_run(*, batch_id: int, now: datetime | None = None) -> EventBatch:
-    batch = EventBatch.objects.get(pk=batch_id)
-    if batch.status != EventBatch.Status.QUEUED:
-        return batch
+    with transaction.atomic():
+        # Locked while it runs: a second run of the same batch waits, then finds it done.
+        batch = EventBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.status != EventBatch.Status.QUEUED:
+            return batch
+        return _event_batch_apply(batch, now)
+
+
+def _event_batch_apply(batch: EventBatch, now: datetime | None) -> EventBatch:
     events = [
         EventInput(**{**e, "occurred_at": datetime.fromisoformat(e["occurred_at"])})
         for e in batch.events

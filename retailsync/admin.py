@@ -120,7 +120,7 @@ class ExceptionItemAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_name", "via", "method", "path", "status_code"]
-    list_filter = ["via", "method"]
-    search_fields = ["actor_name", "path", "=correlation_id"]
+    list_display = ["at", "actor_name", "via", "action", "result", "outcome", "status_code"]
+    list_filter = ["result", "via", "method"]
+    search_fields = ["actor_name", "action", "outcome", "path", "=correlation_id"]
     date_hierarchy = "at"

@@ -24,6 +24,11 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else int(value)
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -152,9 +157,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# What a page told the person after a write is the outcome its audit record gives.
+MESSAGE_STORAGE = "retailsync.audit.AuditedMessageStorage"
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# --- Request bodies ---------------------------------------------------------------------
+# Each endpoint answers 413 to a body over its limit, before reading it (retailsync.parsers).
+# A batch of 500 orders of 5 KB each (2.5 MB) is legal; so is 500 orders of 16 KB.
+RETAILSYNC_ORDER_BODY_MAX = env_int("ORDER_BODY_MAX_BYTES", 1024 * 1024)
+RETAILSYNC_BATCH_BODY_MAX = env_int("BATCH_BODY_MAX_BYTES", 8 * 1024 * 1024)
+# Staff JSON (stock events, returns, allocation, …) and back-office and admin forms.
+RETAILSYNC_STAFF_BODY_MAX = env_int("STAFF_BODY_MAX_BYTES", 1024 * 1024)
+# Django's own ceiling for a body read whole, behind the limits above: never the one that
+# answers. (Uploaded files are not counted; they stream to disk.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(
+    RETAILSYNC_ORDER_BODY_MAX, RETAILSYNC_BATCH_BODY_MAX, RETAILSYNC_STAFF_BODY_MAX
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -183,7 +204,17 @@ API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "retailsync API",
-    "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.",
+    "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.\n\n"
+    "**Body limits.** A body over its endpoint's limit answers 413 "
+    '`{"errors": [{"field": "", "message": "body of N bytes is over the limit of M bytes"}]}`, '
+    "before it is read: a channel's single order "
+    f"{RETAILSYNC_ORDER_BODY_MAX} bytes, a batch {RETAILSYNC_BATCH_BODY_MAX} bytes, every other "
+    f"JSON or form body {RETAILSYNC_STAFF_BODY_MAX} bytes (uploads are not counted). A "
+    "channel's message over its limit is still kept, as far as it was read and flagged as "
+    "truncated, with an exception queued.\n\n"
+    "**JSON.** Text must not contain NUL (`\\u0000`) nor a lone UTF-16 surrogate "
+    '(`"\\ud800"`), and a staff body must not nest deeper than 32 levels: each is a 400 naming '
+    "where it is.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -197,6 +228,16 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+# A request publishes after its commit and must not wait on a dead broker: one attempt to
+# connect, given up after this long (the beat's sweeps publish what was missed). Workers keep
+# reconnecting on their own terms (broker_connection_retry, broker_connection_max_retries).
+# (A publish that may retry, `retry=True`, still retries by its own retry policy.)
+RETAILSYNC_BROKER_CONNECT_TIMEOUT = float(os.environ.get("BROKER_CONNECT_TIMEOUT", "0.25"))
+CELERY_BROKER_CONNECTION_TIMEOUT = RETAILSYNC_BROKER_CONNECT_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,
+    "socket_connect_timeout": RETAILSYNC_BROKER_CONNECT_TIMEOUT,
+}
 CELERY_RESULT_BACKEND = None
 # No broker: run tasks in the calling process (the embedded demo, quick tests).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -208,6 +249,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-stragglers": {"task": "retailsync.tasks.events_dispatch_pending", "schedule": 30.0},
     "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
     "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
+    "sweep-inventory": {"task": "inventory.tasks.inventory_sweep_task", "schedule": 60.0},
     # Backorders are filled when stock arrives; this covers a request lost with the broker.
     "fill-backorders": {"task": "inventory.tasks.backorders_fill_task", "schedule": 60.0},
 }

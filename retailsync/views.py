@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .api import ExceptionFilter
+from .api import ExceptionFilter, close_outcome
+from .audit import audit_note
 from .errors import DomainError
 from .models import Channel, ExceptionItem, InboundMessage
 from .roles import user_roles
@@ -116,13 +117,14 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
 def exception_close_form(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ExceptionItem, pk=pk)
     try:
-        exception_close(
+        item = exception_close(
             item=item,
             user=request.user,
             status=request.POST.get("status", ""),
             resolution=request.POST.get("resolution", ""),
         )
         messages.success(request, f"Exception {pk} {request.POST.get('status')}.")
+        audit_note(request, close_outcome(item))
     except DomainError as exc:
         messages.error(request, str(exc))
     return redirect(safe_next(request, request.POST.get("next")) or "exception-queue")

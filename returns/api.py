@@ -284,6 +284,16 @@ class ReturnDetailApi(generics.RetrieveAPIView):
         return returns_with_details()
 
 
+def transition_outcome(ret: Return, action: str) -> str:
+    """What a transition did, for its audit record: `refund approved for RMA-4: 28.42 USD`."""
+    if action == "refund":
+        return (
+            f"refund approved for {ret}: {amount(ret.refund_amount, ret.currency)} "
+            f"{ret.currency} ({ret.get_refund_method_display()})"
+        )
+    return f"{action} {ret}: now {ret.status}"
+
+
 class ChannelRefundApi(APIView):
     """A refund the channel made (Shopify `refunds/create`, or canonical JSON): linked to its
     return or opening one, once per refund id. The raw body is kept like every delivery."""

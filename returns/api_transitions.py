@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.api import ERRORS
+from retailsync.audit import audit_note
 from retailsync.auth import role_required
 from retailsync.serializers import StrictSerializer
 
@@ -25,6 +26,7 @@ from .api import (
     Staff,
     quote_as_dict,
     returns_with_details,
+    transition_outcome,
 )
 from .models import Return
 from .rules import roles_for
@@ -154,7 +156,9 @@ class ReturnTransitionApi(APIView):
         data = self.Input(data=request.data or {})
         data.is_valid(raise_exception=True)
         self.perform(pk, data.validated_data, request.user)
-        return Response(ReturnOutput(returns_with_details().get(pk=pk)).data)
+        ret = returns_with_details().get(pk=pk)
+        audit_note(request, transition_outcome(ret, self.action))
+        return Response(ReturnOutput(ret).data)
 
     def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
         raise NotImplementedError

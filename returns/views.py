@@ -17,13 +17,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from inventory.models import Location
+from retailsync.audit import audit_note
 from retailsync.errors import DomainError
 from retailsync.roles import has_role
 from retailsync.templatetags.money import money
 from retailsync.views import staff_required
 
 from . import services
-from .api import returns_with_details
+from .api import returns_with_details, transition_outcome
 from .forms import InspectForm, NoteForm, ReceiveForm, RefundForm
 from .models import Return
 from .quote import ZERO, jurisdiction_of, refund_quote
@@ -129,6 +130,7 @@ def return_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             case "cancel" if note:
                 services.return_cancel(return_id=pk, actor=user, note=note.cleaned_data["note"])
         messages.success(request, f"RMA-{pk}: {action} done.")
+        audit_note(request, transition_outcome(Return.objects.get(pk=pk), action))
     except DomainError as exc:
         messages.error(request, str(exc))
     return redirect("return-detail-page", pk=pk)
@@ -156,6 +158,7 @@ def _form_page(
                     form.add_error(None, e.message)
             else:
                 messages.success(request, f"RMA-{ret.pk}: {done}")
+                audit_note(request, transition_outcome(Return.objects.get(pk=ret.pk), action))
                 return redirect("return-detail-page", pk=ret.pk)
     return render(
         request, f"returns/{action}.html", {"ret": ret, "form": form, **context()}, status=status
