@@ -21,12 +21,12 @@ setup: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
 
+demo: PORT ?= 8000
 demo: setup
-	$(DEMO_ENV) $(PY) manage.py seed_demo
+	@$(DEMO_ENV) $(PY) manage.py seed_demo --url http://127.0.0.1:$(PORT)/
+	@echo "Serving on port $(PORT) (make demo PORT=8001 for another); stop with Ctrl-C."
 	@echo
-	@echo "retailsync demo: http://127.0.0.1:8000/  (log in as finance / demo-pass-2026, or ops / admin)"
-	@echo "API docs: http://127.0.0.1:8000/api/docs/   Stop with Ctrl-C."
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	@$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Production on this machine (README.md, "Running it for real"): migrate, collectstatic, then
 # gunicorn (gunicorn.conf.py), a Celery worker and beat with retailsync.settings_production.

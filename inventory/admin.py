@@ -16,6 +16,7 @@ from .models import (
     ChannelAllocation,
     ChannelItemRule,
     ChannelLocation,
+    ChannelLocationMapping,
     Item,
     Location,
     Position,
@@ -187,8 +188,38 @@ class ChannelAllocationAdmin(admin.ModelAdmin):
     def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         from .availability import availability_refresh_all
+        from .backorders import backorders_wake
 
         availability_refresh_all()
+        backorders_wake()  # the channel's backorders may find stock where it now reserves
+
+
+@admin.register(ChannelLocationMapping)
+class ChannelLocationMappingAdmin(admin.ModelAdmin):
+    """A channel's own location ids (Shopify's `location_id`) to ours: a refund restocked at
+    an unmapped one waits in the exception queue until it is mapped here."""
+
+    list_display = ["channel", "external_id", "location"]
+    list_filter = ["channel"]
+    search_fields = ["external_id", "channel__code", "location__code"]
+    list_select_related = ["channel", "location"]
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        from .mappings import channel_location_map
+
+        if change:
+            super().save_model(request, obj, form, change)
+        mapping, settled = channel_location_map(
+            channel=obj.channel,
+            external_id=obj.external_id,
+            location=obj.location,
+            actor=request.user,
+        )
+        obj.pk = mapping.pk
+        if settled:
+            self.message_user(
+                request, f"Units waiting for this location went back to stock ({settled} refunds)."
+            )
 
 
 @admin.register(WebhookDelivery)

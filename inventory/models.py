@@ -325,3 +325,22 @@ class EventBatch(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, db_index=True)
+
+
+class ChannelLocationMapping(models.Model):
+    """A channel's own id for one of our locations (Shopify's `location_id`), so what the
+    channel says happened there (a refund restocked at a location) moves our stock."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=64, help_text="The channel's id of the location.")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="channel_location_mapping_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.external_id} → {self.location_id}"

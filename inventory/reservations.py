@@ -463,7 +463,7 @@ def _backorders_raise(
         exception_raise(
             kind="backorder",
             reason=f"{missing} of {need.quantity} × {need.sku} could not be reserved for "
-            f"order {order_id}" + ("" if plan.location_ids else ": the channel has no locations"),
+            f"order {order_id}" + ("" if plan.location_ids else _no_locations(payload["channel"])),
             details={
                 "order_id": order_id,
                 "line_id": need.line_id,
@@ -478,6 +478,14 @@ def _backorders_raise(
             correlation_id=correlation_id,
             now=now,
         )
+
+
+def _no_locations(channel: str) -> str:
+    return (
+        f": channel {channel} has no locations to reserve at. Give it its locations with "
+        f"PUT /api/v1/channels/{channel}/allocation or in the admin (Inventory › Channel "
+        "allocations); its backorders are then reserved as stock allows"
+    )
 
 
 def _unknown_raise(

@@ -166,8 +166,11 @@ def allocation_set(
                 for sku, n in (item_safety_stock or {}).items()
             ]
         )
-        # Every figure of this channel may change.
+        # Every figure of this channel may change, and its backorders may find stock now.
         mark_dirty(Item.objects.values_list("pk", flat=True))
+        from .backorders import backorders_wake
+
+        backorders_wake()
     return allocation
 
 
@@ -505,6 +508,9 @@ def _events_apply(
             {"events": [r.pk for r in rows], "items": sorted({r.item_id for r in rows})},
             correlation_id=correlation_id,
         )
+    from .backorders import backorders_wake_after
+
+    backorders_wake_after(ledger, items)
     return EventsResult(applied=len(fresh), duplicates=len(events) - len(fresh))
 
 

@@ -12,6 +12,7 @@ from .availability import (
     webhook_deliver,
     webhook_deliveries_requeue,
 )
+from .backorders import backorders_fill, backorders_wake
 from .reservations import reservations_expire
 
 WEBHOOK_RETRIES = 8
@@ -41,7 +42,16 @@ def webhook_deliver_task(self, *, delivery_id: int) -> str:  # type: ignore[no-u
 
 @shared_task
 def reservations_expire_task() -> int:
-    return reservations_expire()
+    released = reservations_expire()
+    if released:
+        backorders_wake()  # what expired may be what a backorder waits for
+    return released
+
+
+@shared_task
+def backorders_fill_task() -> int:
+    """Reserve what arrived for backorders; asked for (coalesced) by stock that arrives."""
+    return task_drain(backorders_fill_task, backorders_fill)
 
 
 @shared_task

@@ -29,6 +29,7 @@ from inventory.services import (
 )
 from orders.models import Order
 from orders.services import LineRequest, order_cancel, order_message_process, shipment_create
+from retailsync.auth import token_issue
 from retailsync.correlation import new_correlation_id, set_correlation_id
 from retailsync.models import Channel
 from retailsync.money import allocate
@@ -498,7 +499,15 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
     """Idempotent: what exists is left alone; a channel that has orders gets no more."""
     now = now or timezone.now()
     rng = random.Random(2026)
-    report: dict[str, Any] = {"users": [], "channels": {}, "orders": 0, "rejected": 0}
+    # channels: the tokens of channels created now; tokens: one for every demo channel, new on
+    # each run (a token is shown once), so the person starting the demo can always post.
+    report: dict[str, Any] = {
+        "users": [],
+        "channels": {},
+        "tokens": {},
+        "orders": 0,
+        "rejected": 0,
+    }
     for username, role in (("finance", "finance"), ("ops", "operations"), ("admin", "admin")):
         user_create(username=username, role=role, password=DEMO_PASSWORD)
         report["users"].append(username)
@@ -521,6 +530,9 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
                 share_percent=Decimal(50) if source == "amazon" else None,
                 reservation_ttl_minutes=60 * 24 if source == "amazon" else None,
             )
+        else:
+            token = token_issue(channel=channel)
+        report["tokens"][code] = token
         if Order.objects.filter(channel=channel).exists():
             continue
         for i in range(orders_per_channel):

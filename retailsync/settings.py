@@ -258,6 +258,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
     "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
     "sweep-inventory": {"task": "inventory.tasks.inventory_sweep_task", "schedule": 60.0},
+    # Backorders are filled when stock arrives; this covers a request lost with the broker.
+    "fill-backorders": {"task": "inventory.tasks.backorders_fill_task", "schedule": 60.0},
 }
 
 # --- exports ---------------------------------------------------------------------------------

@@ -48,9 +48,19 @@ def safe_next(request: HttpRequest, target: str | None) -> str | None:
 
 @staff_required
 def home(request: HttpRequest) -> HttpResponse:
+    from inventory.models import ChannelLocation
     from orders.selectors import orders_summary
 
     open_exceptions = ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN)
+    # Each channel's locations in priority order: a channel without any backorders every order.
+    feeding: dict[int, list[str]] = {}
+    for channel_id, code in ChannelLocation.objects.order_by("priority", "pk").values_list(
+        "allocation__channel_id", "location__code"
+    ):
+        feeding.setdefault(channel_id, []).append(code)
+    channels = list(Channel.objects.select_related("legal_entity").order_by("code"))
+    for channel in channels:
+        channel.locations = feeding.get(channel.pk, [])  # type: ignore[attr-defined]
     return render(
         request,
         "home.html",
@@ -63,7 +73,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "messages_by_status": InboundMessage.objects.values("status")
             .annotate(n=Count("pk"))
             .order_by("status"),
-            "channels": Channel.objects.select_related("legal_entity").order_by("code"),
+            "channels": channels,
+            "unallocated": [c for c in channels if c.pk not in feeding],
         },
     )
 

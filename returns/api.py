@@ -23,6 +23,7 @@ from retailsync.services import exception_raise, inbound_message_finish, inbound
 
 from . import services
 from .adapters.refunds import PARSERS
+from .channel_refunds import channel_refund_record
 from .models import Return, ReturnLine, ReturnReceipt
 from .quote import jurisdiction_of, refund_quote
 from .rules import STAFF, policy_for, refusal
@@ -322,7 +323,7 @@ class ChannelRefundApi(APIView):
         )
         try:
             refund = parse(parse_json(request._request.body))
-            ret, created = services.channel_refund_record(channel_code=channel.code, refund=refund)
+            ret, created = channel_refund_record(channel_code=channel.code, refund=refund)
         except (MalformedPayload, DomainError) as exc:
             errors = exc.errors if isinstance(exc, MalformedPayload | DomainError) else []
             inbound_message_finish(message, status="rejected", errors=[e.as_dict() for e in errors])

@@ -25,7 +25,6 @@ from retailsync.correlation import ensure_correlation_id
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
 from retailsync.events import NewEvent, events_record
 from retailsync.money import quantize
-from retailsync.services import exception_raise
 
 from .models import (
     RefundPayment,
@@ -145,18 +144,9 @@ def return_request(
         order_lines = list(order.lines.select_for_update().order_by("pk"))
         policy = policy_for(order)
         wanted = _resolve_lines(order, order_lines, lines, policy, now)
-        ret = Return(
-            order=order,
-            channel=order.channel,
-            currency=order.currency,
-            refund_method=refund_method,
-            external_id=external_id,
-            created_at=now,
-            updated_at=now,
-            correlation_id=ensure_correlation_id(),
+        ret = return_new(
+            order=order, refund_method=refund_method, external_id=external_id, actor=actor, now=now
         )
-        ret.save()
-        _record(ret, S.REQUESTED, actor, now=now, from_status="")
         ReturnLine.objects.bulk_create(
             [
                 ReturnLine(
@@ -180,6 +170,25 @@ def return_request(
             raise BusinessRuleViolation(
                 "more would be returned than was shipped", field="lines"
             ) from None
+    return ret
+
+
+def return_new(
+    *, order: Order, refund_method: str, external_id: str, actor: Any, now: datetime
+) -> Return:
+    """A requested return with no lines yet (call in a transaction)."""
+    ret = Return(
+        order=order,
+        channel=order.channel,
+        currency=order.currency,
+        refund_method=refund_method,
+        external_id=external_id,
+        created_at=now,
+        updated_at=now,
+        correlation_id=ensure_correlation_id(),
+    )
+    ret.save()
+    _record(ret, S.REQUESTED, actor, now=now, from_status="")
     return ret
 
 
@@ -840,90 +849,3 @@ def _exchange_order(ret: Return, now: datetime) -> None:
         )
     ret.exchange_order_id = outcome.order_id
     ret.save(update_fields=["exchange_order"])
-
-
-# --- refunds the channel reports (Shopify refunds/create) -----------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRefund:
-    external_id: str
-    order_external_id: str
-    amount: Decimal
-    lines: list[tuple[str, int]]  # (order line external id, quantity)
-    restock: bool
-    psp_refund_id: str
-    note: str = ""
-
-
-def channel_refund_record(
-    *, channel_code: str, refund: ChannelRefund, now: datetime | None = None
-) -> tuple[Return, bool]:
-    """Link a refund the channel made to its return, or open one for it; once per refund id.
-
-    Returns (the return, whether this refund was new to us). The money is the channel's: what it reports is what was
-    refunded; a difference from our own computation is an exception for finance, not a change.
-    """
-    now = now or timezone.now()
-    existing = Return.objects.filter(
-        channel__code=channel_code, external_id=refund.external_id
-    ).first()
-    if existing is not None:
-        return existing, False
-    order = Order.objects.filter(
-        channel__code=channel_code, external_id=refund.order_external_id
-    ).first()
-    if order is None:
-        raise BusinessRuleViolation(
-            f"order {refund.order_external_id} is not known", field="order_id"
-        )
-    by_external = {line.external_id: line for line in order.lines.all()}
-    wanted = {by_external[e].pk: q for e, q in refund.lines if e in by_external}
-    if len(wanted) != len(refund.lines):
-        raise BusinessRuleViolation("a refunded line is not on the order", field="lines")
-    with transaction.atomic():
-        ret = (
-            Return.objects.select_for_update()
-            .filter(
-                order=order,
-                status__in=[S.REQUESTED, S.AUTHORIZED, S.RECEIVED, S.INSPECTED],
-                external_id="",
-            )
-            .order_by("pk")
-            .first()
-        )
-        if ret is not None and {x.order_line_id: x.quantity for x in ret.lines.all()} != wanted:
-            ret = None  # an open return for other goods: this refund is another one
-        if ret is None:
-            ret = return_request(
-                order_id=order.pk,
-                now=now,
-                external_id=refund.external_id,
-                lines=[
-                    LineInput(quantity=q, line_id=pk, reason="channel_refund")
-                    for pk, q in wanted.items()
-                ],
-            )
-        ret.external_id = refund.external_id
-        ret.save(update_fields=["external_id"])
-        ours = refund_quote(ret).total
-        _refund(
-            ret,
-            None,
-            now,
-            provisional=False,
-            psp_refund_id=refund.psp_refund_id,
-            amount_override=refund.amount,
-        )
-        if abs(ours - refund.amount) > Decimal("0.01"):
-            exception_raise(
-                kind="refund_mismatch",
-                reason=f"{channel_code} refunded {refund.amount} on order "
-                f"{refund.order_external_id}; the order's own figures give {ours}",
-                details={"return_id": ret.pk, "channel_amount": refund.amount, "ours": ours},
-                object_type="return",
-                object_id=ret.pk,
-                object_label=f"RMA-{ret.pk}",
-                now=now,
-            )
-    return ret, True
