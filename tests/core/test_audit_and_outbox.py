@@ -38,10 +38,14 @@ def test_a_change_made_in_the_admin_is_audited_with_who_and_what(client, channel
 
     assert response.status_code == 302
     assert Channel.objects.get(pk=ch.pk).currency == "EUR"
-    record = AuditRecord.objects.get(actor_name="ada")
+    # The request, as the middleware saw it…
+    record = AuditRecord.objects.get(actor_name="ada", summary__has_key="form")
     assert (record.via, record.method, record.status_code) == ("admin", "POST", 302)
     assert record.path == f"/admin/core/channel/{ch.pk}/change/"
     assert record.summary["form"]["currency"] == "EUR"
+    # …and what it changed, as the channel service recorded it.
+    change = AuditRecord.objects.get(actor_name="ada", summary__action="channel_change")
+    assert change.summary["changed"]["currency"] == {"from": "USD", "to": "EUR"}
 
 
 def test_secrets_in_an_audited_body_are_masked(staff):
