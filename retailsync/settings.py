@@ -206,6 +206,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "retailsync.throttle.client_ip"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; lockouts are still logged
 
 LOGGING = {
     "version": 1,

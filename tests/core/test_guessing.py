@@ -145,3 +145,31 @@ def test_wrong_webhook_signatures_count_but_a_good_one_is_never_throttled(make_c
 
     assert wrong == [401] * TOKEN_FAILURE_LIMIT + [429]
     assert good.status_code == 201
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_count_but_a_trusted_proxys_does(
+    channel, settings
+):
+    guesser = Client()
+
+    def guess(n: int, forwarded: str, via: str = ATTACKER) -> int:
+        return guesser.get(
+            "/api/v1/orders/",
+            HTTP_AUTHORIZATION=f"Token guess-{n}",
+            HTTP_X_FORWARDED_FOR=forwarded,
+            REMOTE_ADDR=via,
+        ).status_code
+
+    # No proxy in front: whatever X-Forwarded-For says, the address is the connection's.
+    forged = [guess(n, f"192.0.2.{n}") for n in range(TOKEN_FAILURE_LIMIT + 1)]
+    # Behind one trusted proxy (10.0.0.1), the address is the one the proxy appended: one
+    # client blocked there does not block another behind the same proxy.
+    settings.TRUSTED_PROXY_COUNT = 1
+    one = [
+        guess(n, "192.0.2.9, 198.51.100.1", via="10.0.0.1") for n in range(TOKEN_FAILURE_LIMIT + 1)
+    ]
+    another = guess(0, "198.51.100.2", via="10.0.0.1")
+
+    assert forged == [401] * TOKEN_FAILURE_LIMIT + [429]
+    assert one == [401] * TOKEN_FAILURE_LIMIT + [429]
+    assert another == 401
