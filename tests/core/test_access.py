@@ -237,3 +237,21 @@ def test_the_users_list_shows_each_persons_role(db):
         )
     )
     assert roles == {"ada": "admin", "fiona": "finance", "otto": "operations"}
+
+
+def test_the_role_groups_hold_no_add_change_or_delete_on_credentials(db):
+    from django.contrib.auth.models import Group
+
+    user_create(username="ada", role="admin")  # makes sure the groups exist as roles.py says
+    models = ["channel", "legalentity", "apitoken"]
+
+    def held(role: str) -> set[str]:
+        return set(
+            Group.objects.get(name=role)
+            .permissions.filter(content_type__app_label="core", content_type__model__in=models)
+            .values_list("codename", flat=True)
+        )
+
+    views = {f"view_{m}" for m in models}
+    assert held("finance") == held("operations") == views
+    assert held("admin") == views | {f"{a}_{m}" for a in ("add", "change") for m in models}
