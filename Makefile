@@ -9,7 +9,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15} REQUIRE_POSTGRES=1
 DEMO_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
 
-.PHONY: setup demo test lint worker bench lock clean
+.PHONY: setup demo serve test lint worker bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
-	$(PY) manage.py collectstatic --noinput -v0
+	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
 
 demo: setup
@@ -27,6 +27,12 @@ demo: setup
 	@echo "retailsync demo: http://127.0.0.1:8000/  (log in as finance / demo-pass-2026, or ops / admin)"
 	@echo "API docs: http://127.0.0.1:8000/api/docs/   Stop with Ctrl-C."
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+# Production on this machine (README.md, "Running it for real"): migrate, collectstatic, then
+# gunicorn (gunicorn.conf.py), a Celery worker and beat with retailsync.settings_production.
+# Needs SECRET_KEY, DATABASE_URL, CELERY_BROKER_URL and ALLOWED_HOSTS; Ctrl-C stops them all.
+serve: $(STAMP)
+	$(PY) deploy/serve.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

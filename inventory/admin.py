@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 from import_export.widgets import ForeignKeyWidget
 
 from retailsync.admin import ReadOnlyAdmin
 from retailsync.models import LegalEntity
+from retailsync.webhooks import webhook_url_problems
 
 from .models import (
     BundleComponent,
@@ -23,6 +24,7 @@ from .models import (
     StockMovement,
     WebhookDelivery,
 )
+from .services import webhook_secret_issue
 
 
 class ItemResource(resources.ModelResource):
@@ -164,6 +166,23 @@ class ChannelAllocationAdmin(admin.ModelAdmin):
         "webhook_url",
     ]
     inlines = [ChannelLocationInline, ChannelItemRuleInline]
+
+    def save_model(self, request: Any, obj: ChannelAllocation, form: Any, change: bool) -> None:
+        refused = webhook_url_problems(obj.webhook_url) if obj.webhook_url else []
+        if refused:
+            obj.webhook_url = ""
+            self.message_user(
+                request, f"Webhook URL not saved: {'; '.join(refused)}", messages.ERROR
+            )
+        super().save_model(request, obj, form, change)
+        if obj.webhook_url and not obj.webhook_secret:
+            secret = webhook_secret_issue(allocation=obj)
+            self.message_user(
+                request,
+                f"Pushes are signed with {secret} (X-Retailsync-Signature). "
+                "It is shown this once: give it to the channel now.",
+                messages.WARNING,
+            )
 
     def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.api import ERRORS
+from retailsync.audit import audit_note
 from retailsync.auth import (
     ChannelOrStaffTokenAuthentication,
     ChannelTokenOrRole,
@@ -30,6 +31,7 @@ from .models import EventBatch, Item, Location, Position
 from .services import (
     EventInput,
     allocation_set,
+    channel_webhook_secret,
     event_batch_queue,
     item_upsert,
     location_upsert,
@@ -128,14 +130,33 @@ class AllocationApi(APIView):
         reservation_ttl_minutes = serializers.IntegerField(
             min_value=1, required=False, allow_null=True, default=None
         )
-        webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
+        webhook_url = serializers.URLField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="https only, public addresses only. Every push is signed: "
+            "`X-Retailsync-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>' "
+            "with the webhook secret>`.",
+        )
+        rotate_webhook_secret = serializers.BooleanField(
+            default=False,
+            write_only=True,
+            help_text="Issue a new signing secret (answered once in webhook_secret).",
+        )
         item_safety_stock = serializers.DictField(
             child=serializers.IntegerField(min_value=0), required=False, default=dict
         )
 
+    class AllocationOutput(AllocationInput):
+        webhook_secret = serializers.CharField(
+            read_only=True,
+            help_text="Only when a secret was issued by this call (a new webhook, or "
+            "rotate_webhook_secret): shown once, keep it to verify pushes.",
+        )
+
     @extend_schema(
         request=AllocationInput,
-        responses={200: AllocationInput, 400: ERRORS, 404: ERRORS, 422: ERRORS},
+        responses={200: AllocationOutput, 400: ERRORS, 404: ERRORS, 422: ERRORS},
     )
     def put(self, request: Request, code: str) -> Response:
         channel = Channel.objects.filter(code=code).first()
@@ -143,8 +164,19 @@ class AllocationApi(APIView):
             raise NotFound(f"channel {code!r} does not exist")
         data = self.AllocationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        allocation_set(channel=channel, **data.validated_data)
-        return Response(data.data)
+        before = channel_webhook_secret(channel)
+        allocation = allocation_set(channel=channel, **data.validated_data)
+        v = data.validated_data
+        audit_note(
+            request,
+            f"allocation of {code} set: locations {', '.join(v['locations']) or 'none'}, "
+            f"safety stock {v['safety_stock']}",
+        )
+        answer = dict(data.data)
+        if allocation.webhook_secret and allocation.webhook_secret != before:
+            # Shown this once, like a token: the channel keeps it to verify our pushes.
+            answer["webhook_secret"] = allocation.webhook_secret
+        return Response(answer)
 
 
 class EventInputSerializer(StrictSerializer):
@@ -207,8 +239,13 @@ class StockEventsApi(APIView):
         events = parse_events(request.data)
         if len(events) > SYNC_EVENTS:
             batch = event_batch_queue(events=events)
+            audit_note(request, f"stock events queued: {len(events)} as job {batch.pk}")
             return Response({"job": batch.pk, "status": batch.status}, status=202)
         result = stock_events_apply(events=events)
+        audit_note(
+            request,
+            f"stock events applied: {result.applied} applied, {result.duplicates} duplicate",
+        )
         return Response({"applied": result.applied, "duplicates": result.duplicates})
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,9 +26,17 @@ from django.db.models import Max
 from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
-from retailsync.db import insert_returning, update_rows
+from retailsync.db import any_of, insert_returning, update_rows
 from retailsync.models import Channel
+from retailsync.publish import task_publish
+from retailsync.webhooks import (
+    SIGNATURE_HEADER,
+    webhook_opener,
+    webhook_signature,
+    webhook_url_problems,
+)
 
+from .marks import availability_lag_check, marks_claim
 from .models import (
     AvailabilityDirty,
     BundleComponent,
@@ -104,7 +113,7 @@ def _pools(item_ids: Sequence[int] | None) -> dict[int, dict[int, int]]:
         "item_id", "location_id", "on_hand", "reserved", "damaged", "quality_hold"
     )
     if item_ids is not None:
-        rows = rows.filter(item_id__in=item_ids)
+        rows = rows.filter(any_of("item_id", item_ids))
     pools: dict[int, dict[int, int]] = defaultdict(dict)
     for item_id, location_id, on_hand, reserved, damaged, held in rows.iterator(chunk_size=CHUNK):
         pools[item_id][location_id] = max(on_hand - reserved - damaged - held, 0)
@@ -114,36 +123,43 @@ def _pools(item_ids: Sequence[int] | None) -> dict[int, dict[int, int]]:
 def availability_refresh(
     *, item_ids: Iterable[int] | None = None, now: datetime | None = None
 ) -> int:
-    """Recompute channel figures (all items, or the dirty ones); returns how many changed."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
-        if item_ids is None:
-            targets: list[int] | None = _claim_dirty()
-        else:
-            targets = list(item_ids)
-        if targets is not None and not targets:
-            return 0
-        return _refresh(targets, now)
+    """Recompute channel figures (of these items, or of every marked one); returns how many
+    changed.
+
+    Marks are drained a chunk at a time, each chunk its own transaction: a backlog of any size
+    goes in one call, what was drained stays drained if a later chunk fails, and the lock is
+    held for one chunk only. It stops at the newest mark it found on starting: a mark committed
+    later may wait for the next call, which its commit asks for."""
+    if item_ids is not None:
+        with transaction.atomic():
+            _lock()
+            wanted = sorted(set(item_ids))
+            return _refresh(wanted, now or timezone.now()) if wanted else 0
+    backlog = availability_lag_check(now=now or timezone.now())
+    upto, changed, more = backlog.last_id, 0, True
+    while upto is not None and more:
+        with transaction.atomic():
+            _lock()
+            items, more = marks_claim(upto=upto)
+            if items:
+                changed += _refresh(items, now or timezone.now())
+    if backlog.lagging:
+        availability_lag_check(now=now or timezone.now())
+    return changed
 
 
-def _claim_dirty() -> list[int]:
-    """Take the committed marks; the positions read after this include their stock. A mark
-    still in flight is not visible yet and stays for the next refresh."""
-    marks = list(AvailabilityDirty.objects.values_list("pk", "item_id"))
-    AvailabilityDirty.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
-    return sorted({item_id for _, item_id in marks})
+def _lock() -> None:
+    """One refresh at a time, until the transaction ends: versions follow commit order."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
 
 
 def availability_refresh_all(*, now: datetime | None = None) -> int:
     """Every item of every channel: after rule changes, or to rebuild."""
     now = now or timezone.now()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+        _lock()
         AvailabilityDirty.objects.all().delete()
         return _refresh(None, now)
 
@@ -173,7 +189,7 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
         "pk", "channel_id", "item_id", "available", "pool"
     )
     if item_ids is not None:
-        existing = existing.filter(item_id__in=item_ids)
+        existing = existing.filter(any_of("item_id", item_ids))
     for pk, channel_id, item_id, available, pool in existing.iterator(chunk_size=CHUNK):
         current[(channel_id, item_id)] = (available, pool, pk)
     version = ChannelAvailability.objects.aggregate(v=Max("version"))["v"] or 0
@@ -202,7 +218,7 @@ def _refresh(item_ids: list[int] | None, now: datetime) -> int:
         keys = {(c, i) for c, i, *_ in chunk}
         for channel_id in {c for c, _ in keys}:
             ChannelAvailability.objects.filter(
-                channel_id=channel_id, item_id__in=[i for c, i in keys if c == channel_id]
+                any_of("item_id", [i for c, i in keys if c == channel_id]), channel_id=channel_id
             ).delete()
         insert_returning(
             ChannelAvailability,
@@ -263,7 +279,9 @@ def _push(changed: list[tuple[int, int, int, int, str]], now: datetime) -> None:
     )
     if not hooks:
         return
-    skus = dict(Item.objects.filter(pk__in={i for _, i, *_ in changed}).values_list("pk", "sku"))
+    skus = dict(
+        Item.objects.filter(any_of("pk", {i for _, i, *_ in changed})).values_list("pk", "sku")
+    )
     by_channel: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for channel_id, item_id, value, _, _ in changed:
         if channel_id in hooks:
@@ -303,7 +321,22 @@ def _enqueue_deliveries(ids: list[int]) -> None:
     from .tasks import webhook_deliver_task
 
     for delivery_id in ids:
-        webhook_deliver_task.delay(delivery_id=delivery_id)
+        task_publish(webhook_deliver_task, delivery_id=delivery_id)  # or the sweep does
+
+
+def webhook_deliveries_requeue(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Publish again the pushes never tried after `older_than`: their publish was lost (the
+    broker was down). Those tried at least once are the delivery task's own retries."""
+    cutoff = (now or timezone.now()) - older_than
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, attempts=0, created_at__lt=cutoff
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    _enqueue_deliveries(ids)
+    return len(ids)
 
 
 class DeliveryFailed(Exception):
@@ -315,7 +348,24 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> str:
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         return delivery.status
     body = json.dumps(delivery.payload, cls=DjangoJSONEncoder).encode()
-    request = urllib.request.Request(  # noqa: S310  (the channel's configured https/http URL)
+    delivery.attempts += 1
+    refused = webhook_url_problems(delivery.url)
+    if refused:  # checked again: the name may point elsewhere since it was saved
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.last_error = "; ".join(refused)[:2000]
+        delivery.save()
+        return delivery.status
+    secret = (
+        ChannelAllocation.objects.filter(channel_id=delivery.channel_id)
+        .values_list("webhook_secret", flat=True)
+        .first()
+    )
+    if not secret:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.last_error = "no signing secret: issue one with rotate_webhook_secret"
+        delivery.save()
+        return delivery.status
+    request = urllib.request.Request(  # noqa: S310  (checked by webhook_url_problems)
         delivery.url,
         data=body,
         method="POST",
@@ -323,11 +373,13 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> str:
             "Content-Type": "application/json",
             "X-Correlation-ID": delivery.correlation_id,
             "X-Retailsync-Delivery": str(delivery.pk),
+            SIGNATURE_HEADER: webhook_signature(
+                secret=secret, body=body, timestamp=int(time.time())
+            ),
         },
     )
-    delivery.attempts += 1
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with webhook_opener.open(request, timeout=10) as response:
             delivery.response_code = response.status
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = timezone.now()

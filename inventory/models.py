@@ -214,6 +214,8 @@ class ChannelAllocation(models.Model):
         null=True, blank=True, help_text="Unpaid orders' reservations expire after this."
     )
     webhook_url = models.URLField(blank=True, help_text="Push availability changes here.")
+    # Signs every push (retailsync.webhooks). Shown once, when issued; kept to sign with.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

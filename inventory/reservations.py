@@ -483,19 +483,25 @@ def _backorders_raise(
 def _unknown_raise(
     payload: Mapping[str, Any], unknown: Sequence[str], correlation_id: str, now: datetime
 ) -> None:
+    """One exception for the order, listing every SKU it sells that the item master lacks:
+    a 10,000-line order of unknown SKUs is one thing for a person to fix, not 10,000."""
+    if not unknown:
+        return
     order_id = payload["order_id"]
-    for sku in unknown:
-        exception_raise(
-            kind="unknown_sku",
-            reason=f"order {order_id} sells {sku!r}, which is not in the item master",
-            details={"order_id": order_id, "sku": sku},
-            object_type="order",
-            object_id=order_id,
-            dedupe_key=f"unknown_sku:{order_id}:{sku}",
-            object_label=_label(payload),
-            correlation_id=correlation_id,
-            now=now,
-        )
+    skus = sorted(set(unknown))
+    named = ", ".join(repr(sku) for sku in skus[:10])
+    more = f" and {len(skus) - 10} more" if len(skus) > 10 else ""
+    exception_raise(
+        kind="unknown_sku",
+        reason=f"order {order_id} sells {len(skus)} SKU(s) not in the item master: {named}{more}",
+        details={"order_id": order_id, "sku": skus[0], "skus": skus, "count": len(skus)},
+        object_type="order",
+        object_id=order_id,
+        dedupe_key=f"unknown_sku:{order_id}",
+        object_label=_label(payload),
+        correlation_id=correlation_id,
+        now=now,
+    )
 
 
 _RESERVATION_FIELDS = (
@@ -593,6 +599,8 @@ def _ship_unreserved(
         object_type="order",
         object_id=payload["order_id"],
         object_label=f"order {payload['order_id']}",
+        dedupe_key=f"shipment_without_stock:{payload['order_id']}:{need.line_id}:"
+        f"{payload['location']}"[:200],
         now=now,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,9 @@ from retailsync.db import insert_returning, update_rows, values_of
 from retailsync.errors import BusinessRuleViolation, FieldError
 from retailsync.events import event_record
 from retailsync.models import Channel, LegalEntity
+from retailsync.publish import task_publish
 from retailsync.services import exception_raise
+from retailsync.webhooks import webhook_secret_new, webhook_url_problems
 
 from .models import (
     AvailabilityDirty,
@@ -114,9 +116,11 @@ def allocation_set(
     reservation_ttl_minutes: int | None = None,
     webhook_url: str = "",
     item_safety_stock: Mapping[str, int] | None = None,
+    rotate_webhook_secret: bool = False,
     now: datetime | None = None,
 ) -> ChannelAllocation:
-    """Replace the channel's allocation rules; locations in priority order (first goes first)."""
+    """Replace the channel's allocation rules; locations in priority order (first goes first).
+    A webhook always has a signing secret: one is issued with the first URL, or on request."""
     by_code = {loc.code: loc for loc in Location.objects.filter(code__in=locations)}
     items = {i.sku: i for i in Item.objects.filter(sku__in=list(item_safety_stock or {}))}
     problems = [
@@ -129,6 +133,8 @@ def allocation_set(
         for sku in (item_safety_stock or {})
         if sku not in items
     ]
+    if webhook_url:
+        problems += [FieldError("webhook_url", p) for p in webhook_url_problems(webhook_url)]
     if problems:
         raise BusinessRuleViolation(problems)
     with transaction.atomic():
@@ -144,6 +150,8 @@ def allocation_set(
                 "updated_at": now or timezone.now(),
             },
         )
+        if webhook_url and (rotate_webhook_secret or not allocation.webhook_secret):
+            webhook_secret_issue(allocation=allocation)
         allocation.locations.all().delete()
         ChannelLocation.objects.bulk_create(
             [
@@ -161,6 +169,21 @@ def allocation_set(
         # Every figure of this channel may change.
         mark_dirty(Item.objects.values_list("pk", flat=True))
     return allocation
+
+
+def channel_webhook_secret(channel: Channel) -> str:
+    found = ChannelAllocation.objects.filter(channel=channel).values_list(
+        "webhook_secret", flat=True
+    )
+    return found.first() or ""
+
+
+def webhook_secret_issue(*, allocation: ChannelAllocation) -> str:
+    """A new secret that signs the channel's pushes from now on; the clear text is returned
+    for the caller to show once (like a token) and is not shown again."""
+    allocation.webhook_secret = webhook_secret_new()
+    allocation.save(update_fields=["webhook_secret"])
+    return allocation.webhook_secret
 
 
 # --- positions and the ledger ---------------------------------------------------------------
@@ -401,6 +424,8 @@ def stock_events_apply(
                 object_id=events[0].event_id,
                 object_label=f"{events[0].source} {events[0].event_id}"
                 + (f" (+{len(events) - 1} more)" if len(events) > 1 else ""),
+                # The sender retries a refused batch: the retry is the same problem, counted.
+                dedupe_key=f"stock_event_refused:{events[0].source}:{events[0].event_id}"[:200],
                 correlation_id=correlation_id,
                 now=now,
             )
@@ -569,13 +594,30 @@ def event_batch_queue(*, events: Sequence[EventInput]) -> EventBatch:
 def _enqueue_batch(batch_id: int) -> None:
     from .tasks import event_batch_run_task
 
-    event_batch_run_task.delay(batch_id=batch_id)
+    task_publish(event_batch_run_task, batch_id=batch_id)  # or the sweep runs it
+
+
+def event_batches_requeue(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Publish again the batches still queued after `older_than`: the request's publish was lost
+    (the broker was down) or so was the message. Published twice, a batch still runs once."""
+    cutoff = (now or timezone.now()) - older_than
+    waiting = EventBatch.objects.filter(status=EventBatch.Status.QUEUED, created_at__lt=cutoff)
+    ids = list(waiting.order_by("pk").values_list("pk", flat=True))
+    for batch_id in ids:
+        _enqueue_batch(batch_id)
+    return len(ids)
 
 
 def event_batch_run(*, batch_id: int, now: datetime | None = None) -> EventBatch:
-    batch = EventBatch.objects.get(pk=batch_id)
-    if batch.status != EventBatch.Status.QUEUED:
-        return batch
+    with transaction.atomic():
+        # Locked while it runs: a second run of the same batch waits, then finds it done.
+        batch = EventBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.status != EventBatch.Status.QUEUED:
+            return batch
+        return _event_batch_apply(batch, now)
+
+
+def _event_batch_apply(batch: EventBatch, now: datetime | None) -> EventBatch:
     events = [
         EventInput(**{**e, "occurred_at": datetime.fromisoformat(e["occurred_at"])})
         for e in batch.events

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 
 from retailsync.coalesce import task_drain
 
-from .availability import DeliveryFailed, availability_refresh, webhook_deliver
+from .availability import (
+    DeliveryFailed,
+    availability_refresh,
+    webhook_deliver,
+    webhook_deliveries_requeue,
+)
 from .reservations import reservations_expire
 
 WEBHOOK_RETRIES = 8
@@ -12,7 +19,9 @@ WEBHOOK_RETRIES = 8
 
 @shared_task
 def availability_refresh_task() -> int:
-    """Recompute the figures of every marked item; asked for (coalesced) by stock changes."""
+    """Recompute the figures of every marked item, a backlog of any size chunk by chunk, and
+    raise or resolve the lag exception; asked for (coalesced) by stock changes, and run by the
+    beat every 15 s."""
     return task_drain(availability_refresh_task, availability_refresh)
 
 
@@ -44,3 +53,15 @@ def event_batch_run_task(*, batch_id: int) -> str:
 
     set_correlation_id(EventBatch.objects.get(pk=batch_id).correlation_id)
     return event_batch_run(batch_id=batch_id).status
+
+
+@shared_task
+def inventory_sweep_task(*, older_than_seconds: int = 120) -> int:
+    """The beat's sweep for work a request could not publish: event batches still queued and
+    webhook pushes never tried (the availability marks have their own periodic refresh)."""
+    from .services import event_batches_requeue
+
+    older_than = timedelta(seconds=older_than_seconds)
+    return event_batches_requeue(older_than=older_than) + webhook_deliveries_requeue(
+        older_than=older_than
+    )

@@ -623,7 +623,7 @@ def _seed_returns(rng: random.Random, now: datetime) -> None:
                 return_id=ret.pk,
                 location=location,
                 now=when + timedelta(days=5),
-                lines=[Disposition(restock=1, line_id=ret.lines.get().pk)],
+                lines=[Disposition(restock=1, line_id=line.pk)],
             )
         if steps >= 4:
             return_refund(return_id=ret.pk, now=when + timedelta(days=5))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import django_filters
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -15,16 +16,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from retailsync.audit import audit_channel
 from retailsync.auth import (
     ChannelOrStaffTokenAuthentication,
     ChannelTokenOrRole,
     channel_authenticate,
     request_channel,
 )
-from retailsync.errors import NotFound, error_body
-from retailsync.models import InboundMessage
+from retailsync.errors import NotFound, TooLarge, error_body
+from retailsync.models import Channel, InboundMessage
 from retailsync.money import quantize
+from retailsync.parsers import body_size
 from retailsync.serializers import StrictSerializer
+from retailsync.services import (
+    inbound_message_answered,
+    inbound_message_store,
+    inbound_message_too_large,
+)
 
 from .models import Order, OrderLine, Shipment, TaxLine
 from .services import (
@@ -78,19 +86,43 @@ class _ChannelEndpoint(APIView):
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
     kind = "order"
+    body_max = "RETAILSYNC_ORDER_BODY_MAX"  # the setting with this endpoint's size limit
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Token realm="channel"'
 
     def _receive(self, request: Request, code: str) -> tuple[InboundMessage, list[IngestOutcome]]:
-        channel = channel_authenticate(request._request, code)
+        http, limit = request._request, getattr(settings, self.body_max)
+        size = body_size(http)
+        if size > limit and not http.META.get("HTTP_AUTHORIZATION"):
+            # Signed, not token: a body we will not read whole cannot prove who sent it.
+            raise TooLarge(size=size, limit=limit)
+        channel = channel_authenticate(http, code)
+        if size > limit:
+            _refuse_too_large(request, channel, self.kind, size=size, limit=limit)
         return order_receive(
             channel=channel,
             kind=self.kind,
-            body=request._request.body,
+            body=http.body,
             headers=request.headers,
-            correlation_id=request._request.correlation_id,  # type: ignore[attr-defined]
+            correlation_id=http.correlation_id,  # type: ignore[attr-defined]
         )
+
+
+def _refuse_too_large(
+    request: Request, channel: Channel, kind: str, *, size: int, limit: int
+) -> NoReturn:
+    """413, keeping what is kept of every refused delivery: the message (its first `limit`
+    bytes, read no further, flagged as truncated) and an exception for a person."""
+    inbound_message_too_large(
+        channel=channel,
+        kind=kind,
+        head=request._request.read(limit),
+        size=size,
+        headers=request.headers,
+        correlation_id=request._request.correlation_id,  # type: ignore[attr-defined]
+    )
+    raise TooLarge(size=size, limit=limit)
 
 
 def _is_woocommerce_ping(request: Request) -> bool:
@@ -109,12 +141,15 @@ class OrderIngestApi(_ChannelEndpoint):
             400: ERRORS,
             401: ERRORS,
             403: ERRORS,
+            413: ERRORS,
             422: ERRORS,
         },
         summary="Receive one order in the channel's own format",
         description="Shopify order JSON, Amazon {Order, OrderItems}, Square order, Adobe Commerce "
         "sales order, WooCommerce order, or canonical JSON. The same message again answers 200 "
-        "with the same id; an update of a known order answers 200 with result 'updated'.",
+        "with the same id; an update of a known order answers 200 with result 'updated'. "
+        f"A body over {settings.RETAILSYNC_ORDER_BODY_MAX} bytes answers 413; its first bytes "
+        "are kept, flagged as truncated, and an exception is queued.",
     )
     def post(self, request: Request, code: str) -> Response:
         if _is_woocommerce_ping(request):
@@ -156,6 +191,7 @@ BatchResultOutput = inline_serializer(
 
 class OrderBatchIngestApi(_ChannelEndpoint):
     kind = "order_batch"
+    body_max = "RETAILSYNC_BATCH_BODY_MAX"
 
     @extend_schema(
         request=inline_serializer(
@@ -173,8 +209,11 @@ class OrderBatchIngestApi(_ChannelEndpoint):
             400: ERRORS,
             401: ERRORS,
             403: ERRORS,
+            413: ERRORS,
         },
         summary="Receive up to 500 orders in the channel's own format",
+        description=f"A body over {settings.RETAILSYNC_BATCH_BODY_MAX} bytes answers 413; its "
+        "first bytes are kept, flagged as truncated, and an exception is queued.",
     )
     def post(self, request: Request, code: str) -> Response:
         message, outcomes = self._receive(request, code)
@@ -401,6 +440,41 @@ class _FulfilmentEndpoint(APIView):
     permission_classes = [
         type("Ops", (ChannelTokenOrRole,), {"roles": frozenset({"operations", "admin"})})
     ]
+    kind = ""  # what a channel's call is kept as in the inbound message store
+    message: InboundMessage | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """A channel's call is kept like each of its deliveries, before anything reads it, and
+        audited with the channel as its actor (a person's is audited as theirs)."""
+        super().initial(request, *args, **kwargs)
+        channel = request_channel(request)
+        if channel is None:
+            return
+        audit_channel(request, channel)
+        http, limit = request._request, settings.RETAILSYNC_STAFF_BODY_MAX
+        size = body_size(http)
+        if size > limit:
+            _refuse_too_large(request, channel, self.kind, size=size, limit=limit)
+        self.message = inbound_message_store(
+            channel=channel,
+            kind=self.kind,
+            body=http.body,
+            headers=request.headers,
+            correlation_id=http.correlation_id,  # type: ignore[attr-defined]
+        )
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.message is not None:
+            data = getattr(response, "data", None)
+            inbound_message_answered(
+                self.message,
+                status_code=response.status_code,
+                errors=data.get("errors", []) if isinstance(data, dict) else [],
+            )
+        return response
 
     def _order_id(self, request: Request, pk: int) -> int:
         owner = Order.objects.filter(pk=pk).values_list("channel_id", flat=True).first()
@@ -413,6 +487,8 @@ class _FulfilmentEndpoint(APIView):
 
 
 class OrderShipmentCreateApi(_FulfilmentEndpoint):
+    kind = "shipment"
+
     class ShipmentInput(StrictSerializer):
         location = serializers.CharField(max_length=64)
         lines = LineRequestInput(many=True, allow_empty=False)
@@ -428,7 +504,14 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
 
     @extend_schema(
         request=ShipmentInput,
-        responses={201: ShipmentOutput, 200: ShipmentOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS},
+        responses={
+            201: ShipmentOutput,
+            200: ShipmentOutput,
+            404: ERRORS,
+            409: ERRORS,
+            413: ERRORS,
+            422: ERRORS,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
@@ -447,6 +530,8 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
 
 
 class OrderCancelApi(_FulfilmentEndpoint):
+    kind = "cancel"
+
     class CancelInput(StrictSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="")
         lines = LineRequestInput(
@@ -456,7 +541,8 @@ class OrderCancelApi(_FulfilmentEndpoint):
         )
 
     @extend_schema(
-        request=CancelInput, responses={200: OrderOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS}
+        request=CancelInput,
+        responses={200: OrderOutput, 404: ERRORS, 409: ERRORS, 413: ERRORS, 422: ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)

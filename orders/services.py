@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -22,10 +21,12 @@ from retailsync.db import insert_new, insert_returning
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
 from retailsync.events import NewEvent, event_dispatched_at, events_record, events_relay_request
 from retailsync.models import Channel, ExceptionItem, InboundMessage
+from retailsync.parsers import json_loads
 from retailsync.services import (
     exception_raise,
     inbound_message_finish,
     inbound_message_new,
+    inbound_message_reject,
     inbound_message_store,
 )
 
@@ -84,35 +85,10 @@ def content_hash(payload: Any) -> str:
 
 
 def parse_json(body: bytes) -> Any:
-    """JSON with every number as Decimal or int: amounts never pass through float."""
-    try:
-        data = json.loads(body, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
-        raise Malformed(f"body is not valid JSON: {exc}") from None
-    if b"\\u0000" in body:
-        # PostgreSQL text cannot hold NUL; say where it is rather than fail on insert.
-        path = _nul_path(data, "")
-        if path is not None:
-            raise Malformed("text must not contain NUL characters (\\u0000)", field=path)
-    return data
-
-
-def _nul_path(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if "\x00" in key:
-                return path
-            found = _nul_path(child, f"{path}.{key}".lstrip("."))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, child in enumerate(value):
-            found = _nul_path(child, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
+    """JSON with every number as Decimal or int: amounts never pass through float. Text that
+    PostgreSQL cannot hold (NUL, lone surrogates) is refused, naming where it is; the payload's
+    shape is the channel's own, so no depth limit beyond the parser's."""
+    return json_loads(body, max_depth=None)
 
 
 # --- ingestion ------------------------------------------------------------------------------
@@ -351,25 +327,12 @@ def _batch_payloads(data: Any) -> list[Any]:
 
 
 def _reject_message(message: InboundMessage, errors: list[FieldError], *, now: datetime) -> None:
-    with transaction.atomic(savepoint=False):
-        inbound_message_finish(
-            message,
-            status=InboundMessage.Status.REJECTED,
-            errors=[e.as_dict() for e in errors],
-            now=now,
-        )
-        exception_raise(
-            kind="message_rejected",
-            reason=f"{message.kind} message could not be read: {errors[0].message}",
-            details={"errors": [e.as_dict() for e in errors]},
-            object_type="inbound_message",
-            object_id=message.pk,
-            object_label=f"{message.channel.code} message {message.pk}",
-            channel=message.channel,
-            dedupe_key=f"message_rejected:{message.channel.code}:{message.message_id or message.pk}",
-            correlation_id=message.correlation_id,
-            now=now,
-        )
+    inbound_message_reject(
+        message,
+        errors=[e.as_dict() for e in errors],
+        reason=f"{message.kind} message could not be read: {errors[0].message}",
+        now=now,
+    )
 
 
 def _adapt(

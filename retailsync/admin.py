@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .credentials import Actor, channel_save, channel_token_rotate, tokens_revoke
+from .credentials import Actor, channel_save, channel_tokens_rotate, tokens_revoke
 from .models import (
     ApiToken,
     AuditRecord,
@@ -135,13 +135,12 @@ class ChannelAdmin(AdminRoleOnly):
 
     @admin.action(description="Rotate token", permissions=["rotate"])
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Channel]) -> HttpResponse:
-        actor, now = Actor.of_request(request), timezone.now()
-        rotations = [
-            channel_token_rotate(
-                code=code, expire_old_in=timedelta(minutes=60), actor=actor, now=now
-            )
-            for code in queryset.order_by("code").values_list("code", flat=True)
-        ]
+        rotations = channel_tokens_rotate(
+            codes=list(queryset.order_by("code").values_list("code", flat=True)),
+            expire_old_in=timedelta(minutes=60),
+            actor=Actor.of_request(request),
+            now=timezone.now(),
+        )
         return _token_page(
             request,
             "New channel tokens",
@@ -232,9 +231,9 @@ class ExceptionItemAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_name", "via", "method", "path", "status_code"]
-    list_filter = ["via", "method"]
-    search_fields = ["actor_name", "path", "=correlation_id"]
+    list_display = ["at", "actor_name", "via", "action", "result", "outcome", "status_code"]
+    list_filter = ["result", "via", "method"]
+    search_fields = ["actor_name", "action", "outcome", "path", "=correlation_id"]
     date_hierarchy = "at"
 
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .audit import audit_note
 from .errors import NotFound
 from .models import ExceptionItem
 from .selectors import AGING_BUCKETS, age_bucket_filter, trace_timeline
@@ -101,7 +102,14 @@ class ExceptionCloseApi(APIView):
             status=self.status_to,
             resolution=data.validated_data["resolution"],
         )
+        audit_note(request, close_outcome(item))
         return Response(ExceptionOutput(item).data)
+
+
+def close_outcome(item: ExceptionItem) -> str:
+    """`exception 7 (order_rejected) resolved: SKU mapped, replayed`, for the audit record."""
+    said = f": {item.resolution}" if item.resolution else ""
+    return f"exception {item.pk} ({item.kind}) {item.status}{said}"
 
 
 class TraceEntryOutput(serializers.Serializer):

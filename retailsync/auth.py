@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import HttpRequest
@@ -210,3 +211,11 @@ class ChannelTokenOrRole(IsStaff):
 def role_required(*roles: str) -> type[IsStaff]:
     """A permission class for these roles (admin is always allowed)."""
     return type(f"Role_{'_'.join(roles)}", (IsStaff,), {"roles": frozenset({*roles, "admin"})})
+
+
+class ApiDocsAccess(IsStaff):
+    """/api/schema/ and /api/docs/: anyone while API_DOCS_PUBLIC (the demo), else staff only.
+    The schema maps every endpoint and field, which a deployment need not show strangers."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return settings.API_DOCS_PUBLIC or super().has_permission(request, view)

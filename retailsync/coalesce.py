@@ -18,6 +18,7 @@ skipped. At hundreds of writes a second that spares nearly every writer a Redis 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -26,6 +27,8 @@ from typing import Any
 
 import redis
 from django.conf import settings
+
+from .publish import task_publish
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +57,8 @@ def _flag(task: Any) -> str:
 
 
 def task_request(task: Any, **kwargs: Any) -> None:
-    """Enqueue `task` unless a request for it is already waiting (call it after commit)."""
+    """Enqueue `task` unless a request for it is already waiting (call it after commit). A
+    broker that cannot take it does not fail the caller (`retailsync.publish`)."""
     eager = task.app.conf.task_always_eager
     asking = time.monotonic()
     if not eager and asking - _asked_at.get(task.name, -LINGER) < ASK_AGAIN_AFTER:
@@ -68,12 +72,12 @@ def task_request(task: Any, **kwargs: Any) -> None:
         except redis.RedisError:
             logger.warning("could not check whether %s is waiting; enqueueing it", task.name)
             client = None
-    try:
-        task.delay(**kwargs)
-    except Exception:
+    if not task_publish(task, **kwargs):
+        # Logged, and left to the beat's sweep; the next commit asks again.
         if client is not None:
-            client.delete(_flag(task))
-        raise
+            with contextlib.suppress(redis.RedisError):
+                client.delete(_flag(task))
+        return
     _asked_at[task.name] = asking
 
 

@@ -1,14 +1,16 @@
 """Writes to what lets a channel or a person in: channels and their webhook secrets, API tokens.
 
-Each service is one transaction and leaves an audit row naming who did it and what changed, with
-secret values masked. Any process that remembered a token drops it on its next request: the
-database bumps the credentials generation with the change (see `auth.credentials_generation`).
+Each service is one transaction and says, once, who did what: in the admin through the request's
+own audit record (`audit.audit_note`, written by the middleware in the same transaction), from
+a command in a record of its own. Secret values are never written down, only that they changed.
+Any process that remembered a token drops it on its next request: the database bumps the
+credentials generation with the change (see `auth.credentials_generation`).
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,30 +18,28 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
+from .audit import audit_note
 from .auth import token_issue
 from .correlation import ensure_correlation_id
 from .errors import BusinessRuleViolation, NotFound
 from .models import ApiToken, AuditRecord, Channel
 
-MASK = "***"
-# Fields whose values an audit row never shows, only that they were set or cleared.
-SECRET_FIELDS = frozenset({"webhook_secret"})
+# A change to one of these says what changed in the audit record (the admin's record otherwise
+# keeps what its page said). The secret's value is never shown, only that it was set or replaced.
+CREDENTIAL_FIELDS = ("webhook_secret", "is_active", "code")
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who made a change: a staff user in the admin, or the person running a command."""
+    """Who makes a change: a person in the admin (`request`), or whoever runs a command."""
 
-    user: Any
     name: str
-    via: str
-    method: str
-    path: str
+    request: HttpRequest | None = None
+    command: str = ""
 
     @classmethod
     def of_request(cls, request: HttpRequest) -> Actor:
-        user = request.user
-        return cls(user, user.get_username(), "admin", request.method or "", request.path)
+        return cls(request.user.get_username(), request=request)
 
     @classmethod
     def of_command(cls, command_line: str) -> Actor:
@@ -48,39 +48,35 @@ class Actor:
             name = getpass.getuser()
         except (KeyError, OSError):  # no passwd entry (a container running as a bare uid)
             name = "cli"
-        return cls(None, name, "cli", "", command_line)
+        return cls(name, command=command_line)
+
+    def record(self, *, action: str, outcome: str, changed: dict[str, Any]) -> None:
+        """Say what was done, inside the caller's transaction."""
+        if self.request is not None:
+            audit_note(self.request, outcome)  # the request's record names the admin action
+            return
+        AuditRecord.objects.create(
+            actor=None,
+            actor_name=self.name[:150],
+            via="cli",
+            method="",
+            path=self.command[:500],
+            status_code=0,  # no HTTP answer: the command succeeded, or nothing is recorded
+            action=action[:200],
+            result=AuditRecord.Result.DONE,
+            outcome=outcome,
+            summary={"changed": changed},
+            correlation_id=ensure_correlation_id(),
+        )
 
 
-def _audit(*, actor: Actor, action: str, subject: str, changed: dict[str, Any]) -> None:
-    AuditRecord.objects.create(
-        actor=actor.user,
-        actor_name=actor.name[:150],
-        via=actor.via,
-        method=actor.method[:8],
-        path=actor.path[:500],
-        status_code=0,  # a change, not an HTTP answer: the request's own row has the status
-        summary={"action": action, "object": subject, "changed": changed},
-        correlation_id=ensure_correlation_id(),
-    )
-
-
-def _masked(field: str, value: Any) -> Any:
-    return (MASK if value else "") if field in SECRET_FIELDS else value
-
-
-def _changes(before: Channel | None, after: Channel) -> dict[str, Any]:
-    changed = {}
-    for field in Channel._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        old = getattr(before, field.attname) if before is not None else None
-        new = getattr(after, field.attname)
-        if old != new:
-            changed[field.name] = {
-                "from": _masked(field.name, old),
-                "to": _masked(field.name, new),
-            }
-    return changed
+def _shown(field: str, old: Any, new: Any) -> tuple[dict[str, Any], str]:
+    """One changed field, for the summary and in words; a secret only as set, replaced or
+    cleared."""
+    if field == "webhook_secret":
+        verb = "cleared" if not new else "replaced" if old else "set"
+        return {"from": "***" if old else "", "to": "***" if new else ""}, f"webhook secret {verb}"
+    return {"from": old, "to": new}, f"{field}: {new}" if old is None else f"{field}: {old} → {new}"
 
 
 def channel_save(
@@ -96,10 +92,21 @@ def channel_save(
             channel.webhook_secret = new_secret
         channel.save()
         token = token_issue(channel=channel, now=now) if before is None else None
-        changed = _changes(before, channel)
-        if changed:
-            action = "channel_create" if before is None else "channel_change"
-            _audit(actor=actor, action=action, subject=f"channel:{channel.code}", changed=changed)
+        changed, words = {}, []
+        for field in Channel._meta.concrete_fields:
+            old = getattr(before, field.attname) if before is not None else None
+            new = getattr(channel, field.attname)
+            if field.primary_key or old == new or (before is None and new in ("", None)):
+                continue
+            changed[field.name], said = _shown(field.name, old, new)
+            words.append(said)
+        if before is None or any(field in changed for field in CREDENTIAL_FIELDS):
+            verb = "created" if before is None else "changed"
+            actor.record(
+                action=f"channel {verb} {channel.code}",
+                outcome=f"channel {channel.code} {verb}: " + "; ".join(words),
+                changed=changed,
+            )
     return token
 
 
@@ -110,40 +117,58 @@ class Rotation:
     old_expire_at: datetime | None
     revoked: list[str]
 
+    def described(self) -> str:
+        old = (
+            f", the old one works until {self.old_expire_at.isoformat()}"
+            if self.old_expire_at
+            else ""
+        )
+        revoked = f", revoked {', '.join(self.revoked)}" if self.revoked else ""
+        return f"new token {self.token[:8]}… for {self.channel.code}{old}{revoked}"
 
-def channel_token_rotate(
-    *, code: str, expire_old_in: timedelta, actor: Actor, now: datetime
-) -> Rotation:
-    """A new token for the channel. Its newest live token keeps working until `now +
+
+def channel_tokens_rotate(
+    *, codes: Sequence[str], expire_old_in: timedelta, actor: Actor, now: datetime
+) -> list[Rotation]:
+    """A new token for each channel. Its newest live token keeps working until `now +
     expire_old_in` (or its own earlier expiry), so the channel can switch without a gap; any
     older live token is revoked at once: at most two live tokens, the old and the new."""
     if expire_old_in < timedelta(0):
         raise BusinessRuleViolation("must not be negative", field="expire_old_in")
     with transaction.atomic():
         # Rotations of one channel queue here, so none of them sees three live tokens.
-        channel = Channel.objects.select_for_update().filter(code=code).first()
-        if channel is None:
-            raise NotFound(f"no channel {code!r}", field="code")
-        # Newest first: issuance order is the primary key's.
-        live = [t for t in channel.tokens.filter(revoked_at__isnull=True).order_by("-pk")]
-        live = [t for t in live if t.is_live(now)]
-        kept, older = (live[0], live[1:]) if live else (None, [])
-        if kept is not None:
-            deadline = now + expire_old_in
-            if kept.expires_at is None or kept.expires_at > deadline:
-                kept.expires_at = deadline
-                kept.save(update_fields=["expires_at"])
-        ApiToken.objects.filter(pk__in=[t.pk for t in older]).update(revoked_at=now)
-        token = token_issue(channel=channel, now=now)
-        changed: dict[str, Any] = {"issued": token[:8]}
-        if kept is not None:
-            changed["expiring"] = {"token": kept.prefix, "at": kept.expires_at}
-        if older:
-            changed["revoked"] = [t.prefix for t in older]
-        _audit(actor=actor, action="token_rotate", subject=f"channel:{code}", changed=changed)
+        channels = {c.code: c for c in Channel.objects.select_for_update().filter(code__in=codes)}
+        missing = [code for code in codes if code not in channels]
+        if missing:
+            raise NotFound(f"no channel {missing[0]!r}", field="code")
+        rotations = [_rotate(channels[code], now + expire_old_in, now) for code in codes]
+        actor.record(
+            action=f"rotate token {', '.join(codes)}"[:200],
+            outcome="; ".join(r.described() for r in rotations),
+            changed={
+                r.channel.code: {
+                    "issued": r.token[:8],
+                    "old_expires_at": r.old_expire_at,
+                    "revoked": r.revoked,
+                }
+                for r in rotations
+            },
+        )
+    return rotations
+
+
+def _rotate(channel: Channel, deadline: datetime, now: datetime) -> Rotation:
+    # Newest first: issuance order is the primary key's.
+    live = [t for t in channel.tokens.filter(revoked_at__isnull=True).order_by("-pk")]
+    live = [t for t in live if t.is_live(now)]
+    kept, older = (live[0], live[1:]) if live else (None, [])
+    if kept is not None and (kept.expires_at is None or kept.expires_at > deadline):
+        kept.expires_at = deadline
+        kept.save(update_fields=["expires_at"])
+    ApiToken.objects.filter(pk__in=[t.pk for t in older]).update(revoked_at=now)
     return Rotation(
         channel=channel,
-        token=token,
+        token=token_issue(channel=channel, now=now),
         old_expire_at=kept.expires_at if kept is not None else None,
         revoked=[t.prefix for t in older],
     )
@@ -159,16 +184,12 @@ def tokens_revoke(*, tokens: Iterable[ApiToken], actor: Actor, now: datetime) ->
             .order_by("pk")
         )
         ApiToken.objects.filter(pk__in=[t.pk for t in pending]).update(revoked_at=now)
-        for token in pending:
-            owner = (
-                f"channel:{token.channel.code}"
-                if token.channel is not None
-                else f"user:{token.user.get_username() if token.user else ''}"
-            )
-            _audit(
-                actor=actor,
-                action="token_revoke",
-                subject=owner,
-                changed={"revoked": token.prefix},
+        owners = {t.prefix: str(t.channel or t.user) for t in pending}
+        if pending:
+            actor.record(
+                action=f"revoke {len(pending)} token(s)",
+                outcome="revoked "
+                + ", ".join(f"{prefix}… ({owner})" for prefix, owner in owners.items()),
+                changed={"revoked": owners},
             )
     return len(pending)

@@ -234,19 +234,41 @@ class ExceptionItem(models.Model):
 
 
 class AuditRecord(models.Model):
-    """Every write a person made, in the back office or through the staff API."""
+    """Every write a person made, in the back office or through the staff API, and every write a
+    channel made outside its own inbound messages (shipments, cancellations): who, when, what
+    they asked for and what came of it. Written in the same transaction as the write itself."""
+
+    class Result(models.TextChoices):
+        DONE = "done"
+        REFUSED = "refused"  # a 4xx, or a back-office form that said why not
+        FAILED = "failed"  # a 5xx: nothing of the attempt was kept
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The channel that wrote, with its token, when no person did.",
     )
     actor_name = models.CharField(max_length=150)
     via = models.CharField(max_length=16, help_text="admin, backoffice or api")
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)
     status_code = models.PositiveSmallIntegerField()
+    action = models.CharField(
+        max_length=200, blank=True, help_text="The business action asked for, e.g. return refund."
+    )
+    result = models.CharField(max_length=8, choices=Result.choices, default=Result.DONE)
+    outcome = models.TextField(
+        blank=True, help_text="What came of it, e.g. refund approved for RMA-4: $28.42."
+    )
     summary = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     correlation_id = models.CharField(max_length=64, db_index=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
-        return f"{self.actor_name} {self.method} {self.path}"
+        return f"{self.actor_name}: {self.action or self.path} ({self.result})"

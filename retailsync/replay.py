@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import F
 
 from .correlation import set_correlation_id
@@ -36,7 +37,10 @@ def messages_replay(messages: Iterable[InboundMessage]) -> list[ReplayResult]:
         InboundMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
         set_correlation_id(message.correlation_id)
         try:
-            outcomes = process(message=message)
+            # Its own savepoint: a message that fails leaves the caller's transaction (the
+            # admin request's) sound for the next one.
+            with transaction.atomic():
+                outcomes = process(message=message)
             detail = ", ".join(
                 f"{o.status}" + (f" #{o.order_id}" if o.order_id else "") for o in outcomes[:10]
             )

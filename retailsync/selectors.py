@@ -121,8 +121,10 @@ def trace_timeline(correlation_id: str) -> list[TraceEntry]:
             TraceEntry(
                 a.at,
                 "audit",
-                f"{a.actor_name} {a.method} {a.path}",
-                f"status {a.status_code}",
+                f"{a.actor_name}: {a.action or f'{a.method} {a.path}'}",
+                f"{a.result} ({a.status_code}): {a.outcome}"
+                if a.outcome
+                else f"status {a.status_code}",
                 f"audit:{a.pk}",
             )
         )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from .auth import token_issue
 from .correlation import ensure_correlation_id
 from .db import insert_returning, values_of
-from .errors import BusinessRuleViolation, Conflict
+from .errors import BusinessRuleViolation, Conflict, TooLarge
 from .models import Channel, ExceptionItem, InboundMessage, LegalEntity
 from .money import is_currency
 from .roles import ROLES, roles_ensure
@@ -212,6 +212,79 @@ def inbound_message_finish(
     )
 
 
+def inbound_message_reject(
+    message: InboundMessage,
+    *,
+    errors: Sequence[Mapping[str, str]],
+    reason: str,
+    result: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """A message refused as a whole: kept, with its errors, and an exception for a person (one
+    open per channel delivery: a redelivery counts as another occurrence)."""
+    rows = [dict(e) for e in errors]
+    with transaction.atomic(savepoint=False):
+        inbound_message_finish(
+            message, status=InboundMessage.Status.REJECTED, result=result, errors=rows, now=now
+        )
+        exception_raise(
+            kind="message_rejected",
+            reason=reason[:2000],
+            details={"errors": rows},
+            object_type="inbound_message",
+            object_id=message.pk,
+            object_label=f"{message.channel.code} message {message.pk}",
+            channel=message.channel,
+            dedupe_key=f"message_rejected:{message.channel.code}:{message.message_id or message.pk}",
+            correlation_id=message.correlation_id,
+            now=now,
+        )
+
+
+def inbound_message_answered(
+    message: InboundMessage, *, status_code: int, errors: Sequence[Mapping[str, str]] = ()
+) -> None:
+    """A channel's call outside the order pipeline (a shipment, a cancellation) was answered:
+    processed, or refused with the errors it was told (and an exception for a person)."""
+    if status_code < 400:
+        inbound_message_finish(
+            message, status=InboundMessage.Status.PROCESSED, result={"status_code": status_code}
+        )
+        return
+    said = "; ".join(e.get("message", "") for e in errors) or f"status {status_code}"
+    inbound_message_reject(
+        message,
+        errors=errors,
+        reason=f"{message.kind} from {message.channel.code} refused: {said}",
+        result={"status_code": status_code},
+    )
+
+
+def inbound_message_too_large(
+    *,
+    channel: Channel,
+    kind: str,
+    head: bytes,
+    size: int,
+    headers: Mapping[str, str],
+    correlation_id: str,
+) -> InboundMessage:
+    """Keep a message refused for its size (413): the first bytes read, flagged as truncated in
+    its result, with an exception for a person."""
+    with transaction.atomic():
+        message = inbound_message_store(
+            channel=channel, kind=kind, body=head, headers=headers, correlation_id=correlation_id
+        )
+        refused = TooLarge(size=size, limit=len(head))
+        inbound_message_reject(
+            message,
+            errors=refused.as_dicts(),
+            reason=f"{kind} message refused: {refused}",
+            result={"truncated": True, "received_bytes": size, "kept_bytes": len(head)},
+        )
+    return message
+
+
 def exception_raise(
     *,
     kind: str,
@@ -303,3 +376,11 @@ def exception_close(
         locked.resolved_at = now or timezone.now()
         locked.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
     return locked
+
+
+def exception_resolve_open(*, dedupe_key: str, resolution: str, now: datetime) -> int:
+    """Resolve the open exception of this key, if any, because its cause went away by itself
+    (no person did it); returns how many were resolved (0 or 1). One statement."""
+    return ExceptionItem.objects.filter(
+        status=ExceptionItem.Status.OPEN, dedupe_key=dedupe_key
+    ).update(status=ExceptionItem.Status.RESOLVED, resolved_at=now, resolution=resolution)

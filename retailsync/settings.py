@@ -1,7 +1,11 @@
-"""Settings from the environment (cookiecutter-django style).
+"""Settings from the environment (cookiecutter-django style); README.md lists every variable.
+
+These are the settings of the demo (DEBUG=1), the test suite and the benchmarks: plain http, no
+HSTS, no secure-only cookies. A deployment runs `retailsync.settings_production`, which imports
+these and hardens them (`manage.py check --deploy` is clean there, and warns here).
 
 Absent DATABASE_URL: a SQLite file beside manage.py. Absent CELERY_BROKER_URL: tasks run
-in-process (the embedded demo). Production hardening lives in `retailsync.settings_production`.
+in-process (the embedded demo).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,12 +25,46 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else int(value)
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+# Signs sessions, CSRF tokens and password reset links; Django's `django-insecure-` prefix makes
+# `check --deploy` flag this one wherever it ends up.
+DEBUG_SECRET_KEY = "django-insecure-retailsync-demo-only-key"
+
+
+def secret_key(*, debug: bool) -> str:
+    """SECRET_KEY, or the file SECRET_KEY_FILE names (a Docker or systemd secret). Only DEBUG
+    (the demo) may fall back to a key everyone can read; anything else refuses to start."""
+    key = os.environ.get("SECRET_KEY", "").strip()
+    key_file = os.environ.get("SECRET_KEY_FILE", "").strip()
+    if not key and key_file:
+        try:
+            key = Path(key_file).read_text().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY_FILE={key_file} cannot be read: {error.strerror}."
+            ) from None
+    if key:
+        return key
+    if debug:
+        return DEBUG_SECRET_KEY
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Outside DEBUG retailsync refuses to start without a secret key: "
+        "set SECRET_KEY (or SECRET_KEY_FILE, a file holding it) to a long random value, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+        "For the demo on your own machine, DEBUG=1 uses a built-in key."
+    )
+
+
 DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = secret_key(debug=DEBUG)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
@@ -40,6 +79,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from our own static files: /api/docs/ offline
     "import_export",
     "retailsync.apps.CoreConfig",
     "orders",
@@ -114,15 +154,31 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# What a page told the person after a write is the outcome its audit record gives.
+MESSAGE_STORAGE = "retailsync.audit.AuditedMessageStorage"
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# --- Request bodies ---------------------------------------------------------------------
+# Each endpoint answers 413 to a body over its limit, before reading it (retailsync.parsers).
+# A batch of 500 orders of 5 KB each (2.5 MB) is legal; so is 500 orders of 16 KB.
+RETAILSYNC_ORDER_BODY_MAX = env_int("ORDER_BODY_MAX_BYTES", 1024 * 1024)
+RETAILSYNC_BATCH_BODY_MAX = env_int("BATCH_BODY_MAX_BYTES", 8 * 1024 * 1024)
+# Staff JSON (stock events, returns, allocation, …) and back-office and admin forms.
+RETAILSYNC_STAFF_BODY_MAX = env_int("STAFF_BODY_MAX_BYTES", 1024 * 1024)
+# Django's own ceiling for a body read whole, behind the limits above: never the one that
+# answers. (Uploaded files are not counted; they stream to disk.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(
+    RETAILSYNC_ORDER_BODY_MAX, RETAILSYNC_BATCH_BODY_MAX, RETAILSYNC_STAFF_BODY_MAX
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -145,17 +201,46 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# /api/schema/ and /api/docs/: anyone may read them in the demo and the tests; production
+# settings turn this off, and then only staff (a person with a role) may.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "retailsync API",
-    "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.",
+    "DESCRIPTION": "Channels' orders and stock in; controlled, auditable accounting out.\n\n"
+    "**Body limits.** A body over its endpoint's limit answers 413 "
+    '`{"errors": [{"field": "", "message": "body of N bytes is over the limit of M bytes"}]}`, '
+    "before it is read: a channel's single order "
+    f"{RETAILSYNC_ORDER_BODY_MAX} bytes, a batch {RETAILSYNC_BATCH_BODY_MAX} bytes, every other "
+    f"JSON or form body {RETAILSYNC_STAFF_BODY_MAX} bytes (uploads are not counted). A "
+    "channel's message over its limit is still kept, as far as it was read and flagged as "
+    "truncated, with an exception queued.\n\n"
+    "**JSON.** Text must not contain NUL (`\\u0000`) nor a lone UTF-16 surrogate "
+    '(`"\\ud800"`), and a staff body must not nest deeper than 32 levels: each is a 400 naming '
+    "where it is.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
+    # Read at request time (drf-spectacular fixes its own setting when its views are imported).
+    "SERVE_PERMISSIONS": ["retailsync.auth.ApiDocsAccess"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+# A request publishes after its commit and must not wait on a dead broker: one attempt to
+# connect, given up after this long (the beat's sweeps publish what was missed). Workers keep
+# reconnecting on their own terms (broker_connection_retry, broker_connection_max_retries).
+# (A publish that may retry, `retry=True`, still retries by its own retry policy.)
+RETAILSYNC_BROKER_CONNECT_TIMEOUT = float(os.environ.get("BROKER_CONNECT_TIMEOUT", "0.25"))
+CELERY_BROKER_CONNECTION_TIMEOUT = RETAILSYNC_BROKER_CONNECT_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,
+    "socket_connect_timeout": RETAILSYNC_BROKER_CONNECT_TIMEOUT,
+}
 CELERY_RESULT_BACKEND = None
 # No broker: run tasks in the calling process (the embedded demo, quick tests).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -167,11 +252,26 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-stragglers": {"task": "retailsync.tasks.events_dispatch_pending", "schedule": 30.0},
     "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
     "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
+    "sweep-inventory": {"task": "inventory.tasks.inventory_sweep_task", "schedule": 60.0},
 }
+
+# --- exports ---------------------------------------------------------------------------------
+# Every CSV/XLSX export quotes text that a spreadsheet would run as a formula (retailsync.exports).
+from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
+
+from retailsync.exports import SafeCSV, SafeXLSX  # noqa: E402
+
+IMPORT_FORMATS = [CSV, XLSX]
+EXPORT_FORMATS = [SafeCSV, SafeXLSX]
 
 # --- retailsync -----------------------------------------------------------------------------
 # Webhook retries older than this are not trusted to replace newer state.
 RETAILSYNC_BATCH_MAX = 500
+# Webhook receivers exempt from "https and public addresses only" (retailsync.webhooks).
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
+# The channels' availability feed lagging further behind the stock than this (the oldest stock
+# change still waiting for the refresh) is queued as an `availability_lag` exception.
+AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECONDS", "300"))
 
 # --- Access: login lockout, token guessing, and the cache that counts them --------------------
 # The cache: Redis in a deployment (CACHE_URL, else the Redis broker's URL), so every web process
@@ -190,18 +290,18 @@ CACHES = {
 }
 # Proxies in front that append to X-Forwarded-For (a load balancer: 1). 0 trusts REMOTE_ADDR
 # only; a client's own X-Forwarded-For is never believed beyond that many hops.
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # django-axes, on /login/ and /admin/login/ alike (both authenticate through these backends):
 # 5 failures for one username from one address lock that pair out for 15 minutes with a 429
 # page. An admin unlocks early by deleting the attempt (Admin → Axes → Access attempts) or with
 # `manage.py axes_reset_username USERNAME`.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "retailsync.throttle.LoginLockoutBackend",  # django-axes' backend, for logins over HTTP
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

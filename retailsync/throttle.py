@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -69,3 +71,20 @@ def token_failure_record(request: HttpRequest) -> None:
         cache.incr(count_key)
     except ValueError:  # the window closed between the two calls: this guess opens the next
         cache.add(count_key, 1, timeout=TOKEN_FAILURE_WINDOW)
+
+
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """django-axes on every login made over HTTP: /login/ and /admin/login/ pass their request.
+    A login without one (a shell's `authenticate()`, the test client's `login()`) has no address
+    to count and goes on to the next backend, as it would without axes."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

@@ -11,9 +11,11 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .api import ExceptionFilter
+from .api import ExceptionFilter, close_outcome
+from .audit import audit_note
 from .errors import DomainError
 from .models import Channel, ExceptionItem, InboundMessage
 from .roles import user_roles
@@ -33,6 +35,15 @@ def staff_required(view: Any) -> Any:
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def safe_next(request: HttpRequest, target: str | None) -> str | None:
+    """Where a form may send the user back to: a path on this site, never another site."""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 @staff_required
@@ -95,16 +106,17 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
 def exception_close_form(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ExceptionItem, pk=pk)
     try:
-        exception_close(
+        item = exception_close(
             item=item,
             user=request.user,
             status=request.POST.get("status", ""),
             resolution=request.POST.get("resolution", ""),
         )
         messages.success(request, f"Exception {pk} {request.POST.get('status')}.")
+        audit_note(request, close_outcome(item))
     except DomainError as exc:
         messages.error(request, str(exc))
-    return redirect(request.POST.get("next") or "exception-queue")
+    return redirect(safe_next(request, request.POST.get("next")) or "exception-queue")
 
 
 @staff_required

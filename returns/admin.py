@@ -2,7 +2,24 @@ from django.contrib import admin
 
 from retailsync.admin import ReadOnlyAdmin
 
-from .models import RefundPayment, Return, ReturnLine, ReturnPolicy, ReturnTransition
+from .models import (
+    RefundPayment,
+    Return,
+    ReturnDesk,
+    ReturnLine,
+    ReturnPolicy,
+    ReturnReceipt,
+    ReturnTransition,
+)
+
+
+@admin.register(ReturnDesk)
+class ReturnDeskAdmin(admin.ModelAdmin):
+    """Where each clerk receives returns: the receive form starts there."""
+
+    list_display = ["user", "location"]
+    autocomplete_fields = ["location"]
+    raw_id_fields = ["user"]
 
 
 @admin.register(ReturnPolicy)
@@ -29,6 +46,15 @@ class ReturnLineInline(admin.TabularInline):
         "restocking_fee",
     ]
     fields = readonly_fields  # type: ignore[assignment]
+
+
+@admin.register(ReturnReceipt)
+class ReturnReceiptAdmin(ReadOnlyAdmin):
+    """Each parcel of a return line, where it arrived and how much of it is decided."""
+
+    list_display = ["line", "location", "quantity", "decided", "at"]
+    list_select_related = ["line", "location"]
+    list_filter = ["location"]
 
 
 @admin.register(Return)

@@ -8,7 +8,6 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,11 +22,11 @@ from retailsync.services import exception_raise, inbound_message_finish, inbound
 
 from . import services
 from .adapters.refunds import PARSERS
-from .models import Return, ReturnLine
+from .models import Return, ReturnLine, ReturnReceipt
+from .quote import jurisdiction_of, refund_quote
+from .rules import STAFF, policy_for, refusal
 
-Operations = role_required("operations")
-Finance = role_required("finance")
-Staff = role_required("operations", "finance")
+Staff = role_required(*STAFF)
 
 
 class ReturnOutput(serializers.ModelSerializer):
@@ -69,6 +68,10 @@ class ReturnOutput(serializers.ModelSerializer):
                 "scrapped": line.scrapped,
                 "missing": line.missing,
                 "replacement_sku": line.replacement_sku,
+                "receipts": [
+                    {"location": r.location.code, "quantity": r.quantity, "at": r.at}
+                    for r in line.receipts.all()
+                ],
                 "amount": amount(line.amount, c),
                 "tax": amount(line.tax, c),
                 "restocking_fee": amount(line.restocking_fee, c),
@@ -118,9 +121,91 @@ class ReturnOutput(serializers.ModelSerializer):
 def returns_with_details() -> QuerySet[Return]:
     return Return.objects.prefetch_related(
         Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line").order_by("pk")),
+        Prefetch(
+            "lines__receipts",
+            queryset=ReturnReceipt.objects.select_related("location").order_by("pk"),
+        ),
         "tax_reversals",
         "refunds",
     )
+
+
+class _Reversal(serializers.Serializer):
+    jurisdiction = serializers.CharField()
+    amount = serializers.CharField()
+
+
+class _QuoteLine(serializers.Serializer):
+    id = serializers.IntegerField()
+    line_id = serializers.IntegerField(help_text="The order line.")
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    price = serializers.CharField(help_text="The units at their price before discounts.")
+    discount = serializers.CharField(help_text="Their share of the line's discounts.")
+    amount = serializers.CharField(help_text="Goods, net of discount, tax excluded.")
+    tax = serializers.CharField()
+    restocking_fee = serializers.CharField()
+    total = serializers.CharField(help_text="amount + tax − restocking_fee")
+    tax_reversals = _Reversal(many=True)
+
+
+class RefundQuoteOutput(serializers.Serializer):
+    """The figures POST refund records, computed by the same code."""
+
+    currency = serializers.CharField()
+    method = serializers.CharField()
+    lines = _QuoteLine(many=True)
+    shipping = serializers.CharField()
+    shipping_tax = serializers.CharField()
+    goods = serializers.CharField()
+    tax = serializers.CharField()
+    restocking_fee = serializers.CharField()
+    tax_reversals = _Reversal(many=True, help_text="Per jurisdiction, lines and shipping.")
+    total = serializers.CharField()
+    exchange_credit = serializers.CharField()
+    exchange_due = serializers.CharField()
+    amount = serializers.CharField(help_text="What goes back to the customer.")
+    refusal = serializers.CharField(help_text="Why it cannot be refunded now; empty if it can.")
+
+
+def quote_as_dict(ret: Return) -> dict[str, Any]:
+    q, c = refund_quote(ret), ret.currency
+    return {
+        "currency": c,
+        "method": ret.refund_method,
+        "lines": [
+            {
+                "id": x.line.pk,
+                "line_id": x.line.order_line_id,
+                "sku": x.line.order_line.sku,
+                "quantity": x.line.quantity,
+                "price": amount(x.price, c),
+                "discount": amount(x.discount, c),
+                "amount": amount(x.amount, c),
+                "tax": amount(x.tax, c),
+                "restocking_fee": amount(x.fee, c),
+                "total": amount(x.total, c),
+                "tax_reversals": [
+                    {"jurisdiction": jurisdiction_of(t), "amount": amount(a, c)}
+                    for t, a in x.reversals
+                ],
+            }
+            for x in q.lines
+        ],
+        "shipping": amount(q.shipping, c),
+        "shipping_tax": amount(q.shipping_tax, c),
+        "goods": amount(q.goods, c),
+        "tax": amount(q.tax, c),
+        "restocking_fee": amount(q.fee, c),
+        "tax_reversals": [
+            {"jurisdiction": j, "amount": amount(a, c)} for j, a in q.by_jurisdiction()
+        ],
+        "total": amount(q.total, c),
+        "exchange_credit": amount(q.exchange_credit, c),
+        "exchange_due": amount(q.exchange_due, c),
+        "amount": amount(q.amount, c),
+        "refusal": refusal(ret, "refund", list(ret.lines.all()), policy_for(ret.order)),
+    }
 
 
 class LineRef(StrictSerializer):
@@ -138,14 +223,6 @@ class LineInput(LineRef):
     reason = serializers.CharField(max_length=40, required=False, default="")
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     replacement_sku = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class DispositionInput(LineRef):
-    restock = serializers.IntegerField(required=False, default=0, min_value=0)
-    damaged = serializers.IntegerField(required=False, default=0, min_value=0)
-    quality_hold = serializers.IntegerField(required=False, default=0, min_value=0)
-    scrap = serializers.IntegerField(required=False, default=0, min_value=0)
-    missing = serializers.IntegerField(required=False, default=0, min_value=0)
 
 
 class ReturnListCreateApi(generics.ListAPIView):
@@ -206,88 +283,14 @@ class ReturnDetailApi(generics.RetrieveAPIView):
         return returns_with_details()
 
 
-class TransitionInput(StrictSerializer):
-    location = serializers.CharField(required=False, default="")
-    lines = serializers.ListField(
-        child=serializers.DictField(),
-        required=False,
-        default=list,
-        help_text="receive: {sku|line_id, quantity}; inspect: "
-        "{sku|line_id, restock, damaged, quality_hold, scrap, missing}",
-    )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
-    method = serializers.ChoiceField(choices=Return.Method.choices, required=False, default="")
-    psp_refund_id = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class ReturnTransitionApi(APIView):
-    """POST returns/{id}/{authorize,receive,inspect,refund,close,reject,cancel}."""
-
-    action = ""
-    permission_classes = [Staff]
-    # Finance approves refunds; operations receive and inspect goods.
-    ROLES = {"refund": Finance, "close": Finance, "receive": Operations, "inspect": Operations}
-
-    def get_permissions(self) -> list[Any]:
-        return [self.ROLES.get(self.action, Staff)()]
-
-    @extend_schema(
-        request=TransitionInput,
-        responses={200: ReturnOutput, 404: ERRORS, 409: ERRORS, 422: ERRORS},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        data = TransitionInput(data=request.data or {})
-        data.is_valid(raise_exception=True)
-        v, user = data.validated_data, request.user
-        shape = DispositionInput if self.action == "inspect" else LineInput
-        rows = shape(data=v["lines"], many=True)
-        if self.action in ("receive", "inspect") and not rows.is_valid():
-            raise ValidationError({"lines": rows.errors})
-        lines = rows.validated_data if self.action in ("receive", "inspect") else []
-        if self.action in ("receive", "inspect") and not v["location"]:
-            raise Malformed("where the goods are: a location code", field="location")
-        match self.action:
-            case "authorize":
-                services.return_authorize(return_id=pk, actor=user)
-            case "reject":
-                services.return_reject(return_id=pk, actor=user, note=v["note"])
-            case "cancel":
-                services.return_cancel(return_id=pk, actor=user, note=v["note"])
-            case "receive":
-                services.return_receive(
-                    return_id=pk,
-                    actor=user,
-                    location=v["location"],
-                    lines=[
-                        services.ReceiptLine(x["quantity"], x.get("line_id"), x.get("sku", ""))
-                        for x in lines
-                    ],
-                )
-            case "inspect":
-                services.return_inspect(
-                    return_id=pk,
-                    actor=user,
-                    location=v["location"],
-                    lines=[
-                        services.Disposition(
-                            x["restock"],
-                            x["damaged"],
-                            x["quality_hold"],
-                            x["scrap"],
-                            x["missing"],
-                            x.get("line_id"),
-                            x.get("sku", ""),
-                        )
-                        for x in lines
-                    ],
-                )
-            case "refund":
-                services.return_refund(
-                    return_id=pk, actor=user, method=v["method"], psp_refund_id=v["psp_refund_id"]
-                )
-            case "close":
-                services.return_close(return_id=pk, actor=user)
-        return Response(ReturnOutput(returns_with_details().get(pk=pk)).data)
+def transition_outcome(ret: Return, action: str) -> str:
+    """What a transition did, for its audit record: `refund approved for RMA-4: 28.42 USD`."""
+    if action == "refund":
+        return (
+            f"refund approved for {ret}: {amount(ret.refund_amount, ret.currency)} "
+            f"{ret.currency} ({ret.get_refund_method_display()})"
+        )
+    return f"{action} {ret}: now {ret.status}"
 
 
 class ChannelRefundApi(APIView):

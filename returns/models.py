@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from inventory.models import Location
 from orders.models import Amount, Order, OrderLine, Payment
 from orders.models import TaxLine as OrderTaxLine
 from retailsync.models import Channel
@@ -133,6 +134,53 @@ class ReturnLine(models.Model):
                 name="returnline_dispositions_within_received",
             ),
         ]
+
+    @property
+    def decided(self) -> int:
+        return self.restocked + self.damaged + self.held + self.scrapped + self.missing
+
+    @property
+    def waiting(self) -> int:
+        """Units received whose fate inspection has still to decide."""
+        return self.received - self.decided
+
+
+class ReturnReceipt(models.Model):
+    """One parcel of one line arriving somewhere. Inspection decides the units where they wait,
+    first in first out, so a return received in two places is inspected in each of them."""
+
+    line = models.ForeignKey(ReturnLine, on_delete=models.CASCADE, related_name="receipts")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    decided = models.PositiveIntegerField(
+        default=0, help_text="Units whose fate is settled: restocked on receipt, or inspected."
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="returnreceipt_positive"),
+            models.CheckConstraint(
+                condition=Q(decided__lte=F("quantity")), name="returnreceipt_decided_within"
+            ),
+        ]
+
+    @property
+    def waiting(self) -> int:
+        return self.quantity - self.decided
+
+
+class ReturnDesk(models.Model):
+    """Where a member of staff receives returns (a store clerk's store): the receive form
+    starts there."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="return_desk"
+    )
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.location}"
 
 
 class ReturnTaxReversal(models.Model):

@@ -1,24 +1,22 @@
 """Every write of a return's lifecycle. Each transition is one transaction, refused with 409
-when the state does not allow it, and recorded with who, when and the correlation id.
-
-Refunds are computed from the original order: a line's share of what was paid (net of its
-discounts) and of each tax line, split cumulatively (refunding units r+1..r+q of n costs
-share(r+q) − share(r)), so all partial returns of a line add up to exactly what it cost and a
-later return can never refund a cent more than the remainder.
+when the state does not allow it (returns/rules.py says which), and recorded with who, when and
+the correlation id. What a refund gives back is computed in returns/quote.py, the same figures
+finance sees before approving.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Sum
+from django.db.models import F, Max
 from django.utils import timezone
 
+from inventory.models import Location
 from inventory.services import EventInput, stock_events_apply
 from orders.models import Order, OrderLine, Payment, Shipment
 from orders.models import TaxLine as OrderTaxLine
@@ -34,9 +32,12 @@ from .models import (
     Return,
     ReturnLine,
     ReturnPolicy,
+    ReturnReceipt,
     ReturnTaxReversal,
     ReturnTransition,
 )
+from .quote import RefundQuote, jurisdiction_of, refund_quote
+from .rules import needs_inspection, policy_for, refusal
 
 S = Return.Status
 ZERO = Decimal(0)
@@ -49,20 +50,6 @@ _FIELD_OF = {
     "scrap": "scrapped",
     "missing": "missing",
 }
-
-
-def policy_for(order: Order) -> ReturnPolicy:
-    """The channel's policy, or the defaults: 30 days, inspect before refund, no fee, shipping
-    refunded only when the whole order comes back."""
-    return ReturnPolicy.objects.filter(channel_id=order.channel_id).first() or ReturnPolicy(
-        channel_id=order.channel_id
-    )
-
-
-def needs_inspection(policy: ReturnPolicy, reason: str) -> bool:
-    if reason in policy.no_inspection_reasons:
-        return False
-    return not policy.inspect_reasons or reason in policy.inspect_reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +98,21 @@ def _locked(return_id: int) -> Return:
     return ret
 
 
+def _allowed(ret: Return, action: str, lines: Sequence[ReturnLine] | None = None) -> None:
+    why = refusal(ret, action, list(ret.lines.all()) if lines is None else lines)
+    if why:
+        raise Conflict(why)
+
+
 def _move(
     ret: Return,
     to: str,
-    allowed_from: Sequence[str],
     actor: Any,
     now: datetime,
     *,
     note: str = "",
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    if ret.status not in allowed_from:
-        raise Conflict(f"a {ret.status} return cannot be {to}")
     _record(ret, to, actor, note=note, details=details, now=now)
     ret.status = to
     ret.updated_at = now
@@ -276,7 +266,8 @@ def return_authorize(*, return_id: int, actor: Any = None, now: datetime | None 
     now = now or timezone.now()
     with transaction.atomic():
         ret = _locked(return_id)
-        _move(ret, S.AUTHORIZED, [S.REQUESTED], actor, now)
+        _allowed(ret, "authorize")
+        _move(ret, S.AUTHORIZED, actor, now)
         _exchange_order(ret, now)
         policy = policy_for(ret.order)
         lines = list(ret.lines.all())
@@ -294,28 +285,29 @@ def _release_returnable(ret: Return) -> None:
         )
 
 
-def return_reject(
-    *, return_id: int, actor: Any = None, note: str = "", now: datetime | None = None
-) -> Return:
-    now = now or timezone.now()
+def _end(ret_id: int, action: str, to: str, actor: Any, note: str, now: datetime) -> Return:
+    """Reject or cancel: the return ends, its quantities may be returned again, and the
+    timeline says why."""
+    if not note.strip():
+        raise BusinessRuleViolation(f"say why the return is {to}", field="note")
     with transaction.atomic():
-        ret = _locked(return_id)
-        _move(ret, S.REJECTED, [S.REQUESTED, S.AUTHORIZED], actor, now, note=note)
+        ret = _locked(ret_id)
+        _allowed(ret, action)
+        _move(ret, to, actor, now, note=note.strip())
         _release_returnable(ret)
     return ret
+
+
+def return_reject(
+    *, return_id: int, note: str, actor: Any = None, now: datetime | None = None
+) -> Return:
+    return _end(return_id, "reject", S.REJECTED, actor, note, now or timezone.now())
 
 
 def return_cancel(
-    *, return_id: int, actor: Any = None, note: str = "", now: datetime | None = None
+    *, return_id: int, note: str, actor: Any = None, now: datetime | None = None
 ) -> Return:
-    now = now or timezone.now()
-    with transaction.atomic():
-        ret = _locked(return_id)
-        if ret.lines.filter(received__gt=0).exists():
-            raise Conflict("goods of this return have arrived; it cannot be cancelled")
-        _move(ret, S.CANCELLED, [S.REQUESTED, S.AUTHORIZED], actor, now, note=note)
-        _release_returnable(ret)
-    return ret
+    return _end(return_id, "cancel", S.CANCELLED, actor, note, now or timezone.now())
 
 
 # --- receipt and inspection move stock -----------------------------------------------------
@@ -324,21 +316,38 @@ def return_cancel(
 @dataclass(frozen=True, slots=True)
 class ReceiptLine:
     quantity: int
-    line_id: int | None = None
+    line_id: int | None = None  # the order line's id, as a return shows it
     sku: str = ""
 
 
 def _return_line(
-    ret: Return, lines: list[ReturnLine], line_id: int | None, sku: str, path: str
+    ret: Return,
+    lines: list[ReturnLine],
+    line_id: int | None,
+    sku: str,
+    path: str,
+    left: Callable[[ReturnLine], int],
 ) -> ReturnLine:
-    for line in lines:
-        if (line_id is not None and line.pk == line_id) or (
-            line_id is None and line.order_line.sku == sku
-        ):
-            return line
-    raise BusinessRuleViolation(
-        f"is not a line of return {ret.pk}", field=f"{path}.{'line_id' if line_id else 'sku'}"
-    )
+    """The return line an input means (by order line id or SKU): of several for the same
+    goods, the first with units `left` to act on."""
+    matches = [
+        line
+        for line in lines
+        if (line.order_line_id == line_id if line_id is not None else line.order_line.sku == sku)
+    ]
+    if not matches:
+        raise BusinessRuleViolation(
+            f"is not a line of return {ret.pk}",
+            field=f"{path}.{'line_id' if line_id is not None else 'sku'}",
+        )
+    return next((line for line in matches if left(line) > 0), matches[0])
+
+
+def _location(code: str) -> Location:
+    location = Location.objects.filter(code=code).first() if code else None
+    if location is None:
+        raise BusinessRuleViolation(f"unknown location {code!r}", field="location")
+    return location
 
 
 def return_receive(
@@ -350,78 +359,80 @@ def return_receive(
     now: datetime | None = None,
 ) -> Return:
     """Goods arrive at any location (a store, for buy-online-return-in-store), maybe in several
-    parcels. Units that need inspection wait on quality hold; the others go back to stock."""
+    parcels. Units that need inspection wait on quality hold; the others go back to stock.
+    Each parcel is kept with its location, where inspection will find the units."""
     now = now or timezone.now()
     with transaction.atomic():
         ret = _locked(return_id)
-        allowed = [S.AUTHORIZED, S.RECEIVED]
-        if ret.status == S.REFUNDED and ret.refund_provisional:
-            allowed.append(S.REFUNDED)
-        if ret.status not in allowed:
-            raise Conflict(f"a {ret.status} return cannot be received")
-        return_lines = list(ret.lines.select_related("order_line").select_for_update())
+        return_lines = list(
+            ret.lines.select_related("order_line").select_for_update().order_by("pk")
+        )
+        _allowed(ret, "receive", return_lines)
+        place = _location(location)
+
+        def expected(line: ReturnLine) -> int:
+            return line.quantity - line.received
+
         parcel = (
             [
-                (_return_line(ret, return_lines, r.line_id, r.sku, f"lines[{i}]"), r.quantity)
+                (_return_line(ret, return_lines, r.line_id, r.sku, f"lines[{i}]", expected), r)
                 for i, r in enumerate(lines)
             ]
             if lines
-            else [
-                (line, line.quantity - line.received)
-                for line in return_lines
-                if line.quantity > line.received
-            ]
+            else [(line, ReceiptLine(expected(line))) for line in return_lines if expected(line)]
         )
         policy = policy_for(ret.order)
         events: list[EventInput] = []
         received: list[dict[str, Any]] = []
-        for i, (line, quantity) in enumerate(parcel):
-            if quantity <= 0 or line.received + quantity > line.quantity:
+        receipts: list[ReturnReceipt] = []
+        for i, (line, r) in enumerate(parcel):
+            quantity = r.quantity
+            if quantity <= 0 or quantity > expected(line):
                 raise BusinessRuleViolation(
-                    f"{quantity} received but {line.quantity - line.received} of "
+                    f"{quantity} received but {expected(line)} of "
                     f"{line.order_line.sku} are expected",
                     field=f"lines[{i}].quantity",
                 )
             line.received += quantity
             base = f"rma-{ret.pk}-line-{line.pk}-rcv-{line.received}"
+            sku, ref = line.order_line.sku, f"RMA-{ret.pk}"
             events.append(
                 EventInput(
-                    f"{base}",
-                    "returns",
-                    "return_receipt",
-                    line.order_line.sku,
-                    location,
-                    quantity,
-                    now,
-                    reference=f"RMA-{ret.pk}",
+                    base, "returns", "return_receipt", sku, location, quantity, now, reference=ref
                 )
             )
-            if needs_inspection(policy, line.reason):
+            inspect = needs_inspection(policy, line.reason)
+            if inspect:
                 events.append(
                     EventInput(
                         f"{base}-hold",
                         "returns",
                         "quality_hold",
-                        line.order_line.sku,
+                        sku,
                         location,
                         quantity,
                         now,
-                        reference=f"RMA-{ret.pk}",
+                        reference=ref,
                     )
                 )
             else:
                 line.restocked += quantity
             line.save(update_fields=["received", "restocked"])
+            receipts.append(
+                ReturnReceipt(
+                    line=line,
+                    location=place,
+                    quantity=quantity,
+                    decided=0 if inspect else quantity,
+                    at=now,
+                )
+            )
             received.append(
-                {
-                    "line_id": line.pk,
-                    "sku": line.order_line.sku,
-                    "quantity": quantity,
-                    "location": location,
-                }
+                {"line_id": line.pk, "sku": sku, "quantity": quantity, "location": location}
             )
         if not received:
             raise BusinessRuleViolation("nothing is left to receive", field="lines")
+        ReturnReceipt.objects.bulk_create(receipts)
         _stock(events)
         if ret.status == S.REFUNDED:
             _record(
@@ -439,14 +450,7 @@ def return_receive(
                 )
                 ret.save(update_fields=["refund_provisional"])
         else:
-            _move(
-                ret,
-                S.RECEIVED,
-                allowed,
-                actor,
-                now,
-                details={"received": received, "location": location},
-            )
+            _move(ret, S.RECEIVED, actor, now, details={"received": received, "location": location})
         events_record(
             [
                 NewEvent(
@@ -484,173 +488,148 @@ class Disposition:
     quality_hold: int = 0
     scrap: int = 0
     missing: int = 0
-    line_id: int | None = None
+    line_id: int | None = None  # the order line's id, as a return shows it
     sku: str = ""
+
+    @classmethod
+    def of(
+        cls, counts: Mapping[str, int | None], *, line_id: int | None = None, sku: str = ""
+    ) -> Disposition:
+        """From counts by disposition name; a name not given counts 0."""
+        restock, damaged, hold, scrap, missing = (counts.get(k) or 0 for k in DISPOSITIONS)
+        return cls(restock, damaged, hold, scrap, missing, line_id=line_id, sku=sku)
+
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in DISPOSITIONS}
+
+
+def _and(parts: list[str]) -> str:
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def _inspected_at(
+    line: ReturnLine, receipts: list[ReturnReceipt], location: str, n: int, path: str
+) -> list[ReturnReceipt]:
+    """Where `n` units of the line are inspected: the location given, or the one place its
+    units wait. Returns the receipts those units came in, first in first out."""
+    waiting: dict[str, int] = {}
+    for r in receipts:
+        if r.line_id == line.pk and r.waiting:
+            waiting[r.location.code] = waiting.get(r.location.code, 0) + r.waiting
+    sku = line.order_line.sku
+    if not location and len(waiting) > 1:
+        places = _and([f"{code} ({k})" for code, k in sorted(waiting.items())])
+        raise BusinessRuleViolation(
+            f"{sku} waits for inspection at {places}: say which location", field="location"
+        )
+    where = location or next(iter(waiting), "")
+    if waiting.get(where, 0) < n:
+        elsewhere = ", ".join(f"{code}: {k}" for code, k in sorted(waiting.items()))
+        raise BusinessRuleViolation(
+            f"{n} of {sku} to inspect at {where}, but {waiting.get(where, 0)} wait for "
+            f"inspection there ({elsewhere or 'none anywhere'})",
+            field=f"{path}.quantity",
+        )
+    taken, out = n, []
+    for r in receipts:
+        if taken and r.line_id == line.pk and r.location.code == where and r.waiting:
+            k = min(taken, r.waiting)
+            r.decided += k
+            taken -= k
+            out.append(r)
+    return out
 
 
 def return_inspect(
     *,
     return_id: int,
-    location: str,
     lines: Sequence[Disposition],
+    location: str = "",
     actor: Any = None,
     now: datetime | None = None,
 ) -> Return:
-    """Decide each received unit's fate; stock follows through the inventory service:
-    restock (sellable), damaged, quality hold (to refurbish), scrap (written off), missing."""
+    """Decide received units' fate where they wait; stock follows through the inventory
+    service: restock (sellable), damaged, quality hold (to refurbish), scrap (written off),
+    missing. Without a location, each line's units are inspected where they were received;
+    a location is needed only when they wait in more than one place. The return is inspected
+    once no received unit waits any more, so no refund passes a unit still undecided."""
     now = now or timezone.now()
     with transaction.atomic():
         ret = _locked(return_id)
-        if ret.status not in (S.RECEIVED, S.REFUNDED):
-            raise Conflict(f"a {ret.status} return cannot be inspected")
-        return_lines = list(ret.lines.select_related("order_line").select_for_update())
+        return_lines = list(
+            ret.lines.select_related("order_line").select_for_update().order_by("pk")
+        )
+        _allowed(ret, "inspect", return_lines)
+        if not any(sum(d.counts().values()) for d in lines):
+            raise BusinessRuleViolation(
+                "an inspection must decide at least one unit", field="lines"
+            )
+        receipts = list(
+            ReturnReceipt.objects.filter(line__ret=ret)
+            .select_related("location")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
         events: list[EventInput] = []
+        decided: list[dict[str, Any]] = []
+        touched: dict[int, ReturnReceipt] = {}
         for i, d in enumerate(lines):
-            line = _return_line(ret, return_lines, d.line_id, d.sku, f"lines[{i}]")
-            counts = {k: getattr(d, k) for k in DISPOSITIONS}
-            decided = line.restocked + line.damaged + line.held + line.scrapped + line.missing
-            waiting = line.received - decided
-            if any(v < 0 for v in counts.values()) or sum(counts.values()) > waiting:
+            counts = d.counts()
+            n = sum(counts.values())
+            if not n:
+                continue
+            path = f"lines[{i}]"
+            line = _return_line(ret, return_lines, d.line_id, d.sku, path, lambda x: x.waiting)
+            if any(v < 0 for v in counts.values()) or n > line.waiting:
                 raise BusinessRuleViolation(
-                    f"{sum(counts.values())} units decided but {waiting} of "
+                    f"{n} units decided but {line.waiting} of "
                     f"{line.order_line.sku} are waiting for inspection",
-                    field=f"lines[{i}]",
+                    field=path,
                 )
-            sku, base = line.order_line.sku, f"rma-{ret.pk}-line-{line.pk}-insp-{decided}"
-            for kind, n in counts.items():
-                if not n:
+            came_in = _inspected_at(line, receipts, location, n, path)
+            touched.update({r.pk: r for r in came_in})
+            where = came_in[0].location.code
+            sku, base = line.order_line.sku, f"rma-{ret.pk}-line-{line.pk}-insp-{line.decided}"
+            for kind, k in counts.items():
+                if not k:
                     continue
-                setattr(line, _FIELD_OF[kind], getattr(line, _FIELD_OF[kind]) + n)
-                if kind == "quality_hold":
-                    continue  # already held since receipt: it stays there to be refurbished
-                steps = {
-                    "restock": ["quality_release"],
-                    "damaged": ["quality_release", "damage"],
-                    "scrap": ["quality_release", "damage", "write_off"],
-                    "missing": ["quality_release", "adjustment"],
-                }[kind]
-                for step in steps:
+                setattr(line, _FIELD_OF[kind], getattr(line, _FIELD_OF[kind]) + k)
+                for step in _STEPS[kind]:
                     events.append(
                         EventInput(
                             f"{base}-{kind}-{step}",
                             "returns",
                             step,
                             sku,
-                            location,
-                            -n if step == "adjustment" else n,
+                            where,
+                            -k if step == "adjustment" else k,
                             now,
                             reference=f"RMA-{ret.pk}",
                         )
                     )
             line.save(update_fields=list(_FIELD_OF.values()))
+            decided.append({**counts, "line_id": line.pk, "sku": sku, "location": where})
+        ReturnReceipt.objects.bulk_update(touched.values(), ["decided"])
         _stock(events)
-        if ret.status == S.RECEIVED:
-            _move(
-                ret,
-                S.INSPECTED,
-                [S.RECEIVED],
-                actor,
-                now,
-                details={"lines": [vars_of(d) for d in lines]},
-            )
+        if ret.status == S.RECEIVED and not any(line.waiting for line in return_lines):
+            _move(ret, S.INSPECTED, actor, now, details={"lines": decided})
         else:
-            _record(
-                ret,
-                ret.status,
-                actor,
-                note="inspected",
-                now=now,
-                details={"lines": [vars_of(d) for d in lines]},
-            )
+            _record(ret, ret.status, actor, note="inspected", now=now, details={"lines": decided})
     return ret
 
 
-def vars_of(d: Disposition) -> dict[str, Any]:
-    return {k: getattr(d, k) for k in (*DISPOSITIONS, "line_id", "sku")}
+# How each disposition moves the units off the quality hold they have waited on since receipt;
+# a unit kept on hold stays there to be refurbished.
+_STEPS: dict[str, tuple[str, ...]] = {
+    "restock": ("quality_release",),
+    "damaged": ("quality_release", "damage"),
+    "quality_hold": (),
+    "scrap": ("quality_release", "damage", "write_off"),
+    "missing": ("quality_release", "adjustment"),
+}
 
 
 # --- refund ---------------------------------------------------------------------------------
-
-
-def _share(total: Decimal, k: int, n: int, currency: str) -> Decimal:
-    return quantize(total * k / n, currency) if n else ZERO
-
-
-@dataclass(frozen=True, slots=True)
-class LineRefund:
-    line: ReturnLine
-    amount: Decimal  # goods, net of discount, tax excluded
-    tax: Decimal
-    fee: Decimal
-    reversals: list[tuple[OrderTaxLine, Decimal]]
-
-
-def refund_quote(ret: Return) -> tuple[list[LineRefund], Decimal, Decimal]:
-    """What this return gives back, per line, plus shipping and its tax, from the order."""
-    order, currency = ret.order, ret.currency
-    policy = policy_for(order)
-    earlier = dict(
-        ReturnLine.objects.filter(order_line__order=order, ret__status__in=[S.REFUNDED, S.CLOSED])
-        .exclude(ret=ret)
-        .values("order_line_id")
-        .annotate(n=Sum("quantity"))
-        .values_list("order_line_id", "n")
-    )
-    taxes: dict[int, list[OrderTaxLine]] = {}
-    for t in OrderTaxLine.objects.filter(order=order).order_by("pk"):
-        taxes.setdefault(t.line_id or 0, []).append(t)
-    out = []
-    for line in ret.lines.select_related("order_line"):
-        ol, q = line.order_line, line.quantity
-        r = earlier.get(ol.pk, 0)
-        paid = ol.unit_price * ol.quantity - ol.discount
-        goods = _share(paid, r + q, ol.quantity, currency) - _share(paid, r, ol.quantity, currency)
-        reversals = [
-            (
-                t,
-                _share(t.amount, r + q, ol.quantity, currency)
-                - _share(t.amount, r, ol.quantity, currency),
-            )
-            for t in taxes.get(ol.pk, [])
-        ]
-        tax = sum((a for _, a in reversals), ZERO)
-        net = goods - tax if order.prices_include_tax else goods
-        percent = Decimal(str(policy.restocking_fee_percent.get(line.reason, 0)))
-        fee = quantize(net * percent / 100, currency)
-        out.append(LineRefund(line, net, tax, fee, reversals))
-    shipping, shipping_tax = _shipping_refund(ret, policy, out)
-    return out, shipping, shipping_tax
-
-
-def _shipping_refund(
-    ret: Return, policy: ReturnPolicy, lines: list[LineRefund]
-) -> tuple[Decimal, Decimal]:
-    order = ret.order
-    already = (
-        Return.objects.filter(order=order, status__in=[S.REFUNDED, S.CLOSED], refund_shipping__gt=0)
-        .exclude(pk=ret.pk)
-        .exists()
-    )
-    if already:
-        return ZERO, ZERO
-    returned = sum(
-        ReturnLine.objects.filter(order_line__order=order, ret__status__in=[S.REFUNDED, S.CLOSED])
-        .exclude(ret=ret)
-        .values_list("quantity", flat=True)
-    ) + sum(x.line.quantity for x in lines)
-    whole = returned >= sum(order.lines.values_list("quantity", flat=True))
-    if not (policy.refund_shipping or whole):
-        return ZERO, ZERO
-    ships = list(order.shipping_lines.all())
-    amount = sum((s.amount - s.discount for s in ships), ZERO)
-    tax = sum(
-        (
-            t.amount
-            for t in OrderTaxLine.objects.filter(order=order, target=OrderTaxLine.Target.SHIPPING)
-        ),
-        ZERO,
-    )
-    return (amount - tax if order.prices_include_tax else amount), tax
 
 
 def return_refund(
@@ -659,10 +638,13 @@ def return_refund(
     actor: Any = None,
     method: str = "",
     psp_refund_id: str = "",
+    expected_amount: Decimal | None = None,
     now: datetime | None = None,
 ) -> Return:
     """Refund what policy allows now: after inspection where the reasons need it, else after
-    receipt. The credit memo reaches the ledger through `return.refunded`."""
+    receipt. `expected_amount` is the quote the approver saw: if the figures have changed
+    since (another return of the order refunded meanwhile), nothing is refunded. The credit
+    memo reaches the ledger through `return.refunded`."""
     now = now or timezone.now()
     with transaction.atomic():
         ret = _locked(return_id)
@@ -672,16 +654,17 @@ def return_refund(
                     f"must be one of {', '.join(Return.Method.values)}", field="method"
                 )
             ret.refund_method = method
-        policy = policy_for(ret.order)
-        lines = list(ret.lines.all())
-        inspect = any(needs_inspection(policy, line.reason) for line in lines)
-        allowed = [S.INSPECTED] if inspect else [S.RECEIVED, S.INSPECTED]
-        if ret.status not in allowed:
-            why = "it must be inspected first" if inspect and ret.status == S.RECEIVED else ""
-            raise Conflict(
-                f"a {ret.status} return cannot be refunded" + (f": {why}" if why else "")
-            )
-        _refund(ret, actor, now, provisional=False, psp_refund_id=psp_refund_id)
+        _allowed(ret, "refund")
+        quote = refund_quote(ret)
+        if expected_amount is not None:
+            seen, c = quantize(expected_amount, ret.currency), ret.currency
+            if seen != quote.amount:
+                raise Conflict(
+                    f"the refund is now {quote.amount} {c}, not the {seen} {c} shown: "
+                    "look at it again",
+                    field="expected_amount",
+                )
+        _refund(ret, actor, now, provisional=False, psp_refund_id=psp_refund_id, quote=quote)
     return ret
 
 
@@ -693,42 +676,26 @@ def _refund(
     provisional: bool,
     psp_refund_id: str = "",
     amount_override: Decimal | None = None,
+    quote: RefundQuote | None = None,
 ) -> None:
-    lines, shipping, shipping_tax = refund_quote(ret)
-    for x in lines:
+    """Record exactly the quote: per line, per jurisdiction, shipping, fee, and the payment."""
+    quote = quote or refund_quote(ret)
+    reversals: list[tuple[ReturnLine | None, OrderTaxLine, Decimal]] = []
+    for x in quote.lines:
         x.line.amount, x.line.tax, x.line.restocking_fee = x.amount, x.tax, x.fee
         x.line.save(update_fields=["amount", "tax", "restocking_fee"])
-        ReturnTaxReversal.objects.bulk_create(
-            [
-                ReturnTaxReversal(
-                    ret=ret,
-                    line=x.line,
-                    tax_line=t,
-                    jurisdiction=t.jurisdiction or t.title,
-                    amount=a,
-                )
-                for t, a in x.reversals
-                if a
-            ]
-        )
+        reversals += [(x.line, t, a) for t, a in x.reversals if a]
+    reversals += [(None, t, a) for t, a in quote.shipping_reversals]
     ReturnTaxReversal.objects.bulk_create(
         [
             ReturnTaxReversal(
-                ret=ret, tax_line=t, jurisdiction=t.jurisdiction or t.title, amount=t.amount
+                ret=ret, line=line, tax_line=t, jurisdiction=jurisdiction_of(t), amount=a
             )
-            for t in OrderTaxLine.objects.filter(
-                order=ret.order, target=OrderTaxLine.Target.SHIPPING
-            )
-            if shipping_tax
+            for line, t, a in reversals
         ]
     )
-    goods = sum((x.amount for x in lines), ZERO)
-    tax = sum((x.tax for x in lines), ZERO) + shipping_tax
-    fee = sum((x.fee for x in lines), ZERO)
-    total = goods + tax + shipping - fee
-    credit = _exchange_credit(ret)
-    ret.refund_tax, ret.refund_shipping, ret.restocking_fee = tax, shipping, fee
-    ret.refund_amount = max(total - credit, ZERO) if amount_override is None else amount_override
+    ret.refund_tax, ret.refund_shipping, ret.restocking_fee = quote.tax, quote.shipping, quote.fee
+    ret.refund_amount = quote.amount if amount_override is None else amount_override
     ret.refund_provisional = provisional
     payment = (
         (
@@ -754,17 +721,16 @@ def _refund(
         )
     details = {
         "amount": ret.refund_amount,
-        "goods": goods,
-        "tax": tax,
-        "shipping": shipping,
-        "restocking_fee": fee,
-        "exchange_credit": credit,
-        # A dearer replacement: what the customer still owes on the exchange order.
-        "exchange_due": max(credit - total, ZERO),
+        "goods": quote.goods,
+        "tax": quote.tax,
+        "shipping": quote.shipping,
+        "restocking_fee": quote.fee,
+        "exchange_credit": quote.exchange_credit,
+        "exchange_due": quote.exchange_due,
         "method": ret.refund_method,
         "provisional": provisional,
     }
-    _move(ret, S.REFUNDED, [ret.status], actor, now, details=details)
+    _move(ret, S.REFUNDED, actor, now, details=details)
     ret.save()
     events_record(
         [
@@ -795,7 +761,7 @@ def _refund(
                             "tax": x.tax,
                             "restocking_fee": x.fee,
                         }
-                        for x in lines
+                        for x in quote.lines
                     ],
                 },
             )
@@ -809,9 +775,8 @@ def return_close(*, return_id: int, actor: Any = None, now: datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         ret = _locked(return_id)
-        if ret.status == S.REFUNDED and ret.refund_provisional:
-            raise Conflict("the refund is provisional until the goods are received")
-        _move(ret, S.CLOSED, [S.REFUNDED], actor, now)
+        _allowed(ret, "close")
+        _move(ret, S.CLOSED, actor, now)
         events_record(
             [
                 NewEvent(
@@ -875,13 +840,6 @@ def _exchange_order(ret: Return, now: datetime) -> None:
         )
     ret.exchange_order_id = outcome.order_id
     ret.save(update_fields=["exchange_order"])
-
-
-def _exchange_credit(ret: Return) -> Decimal:
-    if not ret.exchange_order_id:
-        return ZERO
-    total = Order.objects.filter(pk=ret.exchange_order_id).values_list("total", flat=True).get()
-    return quantize(total, ret.currency)
 
 
 # --- refunds the channel reports (Shopify refunds/create) -----------------------------------
@@ -948,8 +906,7 @@ def channel_refund_record(
             )
         ret.external_id = refund.external_id
         ret.save(update_fields=["external_id"])
-        lines, shipping, shipping_tax = refund_quote(ret)
-        ours = sum((x.amount + x.tax - x.fee for x in lines), ZERO) + shipping + shipping_tax
+        ours = refund_quote(ret).total
         _refund(
             ret,
             None,

@@ -16,36 +16,83 @@ from retailsync.tasks import events_dispatch_pending
 pytestmark = pytest.mark.django_db
 
 
-def test_a_change_made_in_the_admin_is_audited_with_who_and_what(client, channel):
+def admin_login(client) -> None:  # type: ignore[no-untyped-def]
     user, _ = user_create(username="ada", role="admin", password="ada-pass-2026")
     client.force_login(user)
+
+
+def channel_form(ch: Channel, **changes: str) -> dict[str, object]:
+    """The admin's change form of a channel as the page posts it, with `changes`."""
+    return {
+        "code": ch.code,
+        "name": "Web shop (EU)",
+        "source": ch.source,
+        "currency": "EUR",
+        "legal_entity": ch.legal_entity_id,
+        "webhook_secret": "",
+        "is_active": "on",
+        "created_at_0": "2026-11-01",
+        "created_at_1": "00:00:00",
+        **changes,
+    }
+
+
+def test_a_change_made_in_the_admin_is_audited_with_who_and_what(client, channel):
+    admin_login(client)
+    ch = channel.channel
+
+    response = client.post(f"/admin/core/channel/{ch.pk}/change/", channel_form(ch))
+
+    assert response.status_code == 302
+    assert Channel.objects.get(pk=ch.pk).currency == "EUR"
+    record = AuditRecord.objects.get(actor_name="ada")
+    assert (record.via, record.method, record.status_code) == ("admin", "POST", 302)
+    assert record.path == f"/admin/core/channel/{ch.pk}/change/"
+    assert record.summary["form"]["currency"] == "EUR"
+    assert (record.action, record.result) == (f"change channel {ch.pk}", "done")
+    assert record.outcome == "The channel “web” was changed successfully."
+
+
+def test_an_admin_change_with_a_nul_in_a_field_it_ignores_is_kept_with_its_record(client, channel):
+    admin_login(client)
     ch = channel.channel
 
     response = client.post(
-        f"/admin/core/channel/{ch.pk}/change/",
-        {
-            "code": ch.code,
-            "name": "Web shop (EU)",
-            "source": ch.source,
-            "currency": "EUR",
-            "legal_entity": ch.legal_entity_id,
-            "webhook_secret": "",
-            "is_active": "on",
-            "created_at_0": "2026-11-01",
-            "created_at_1": "00:00:00",
-        },
+        f"/admin/core/channel/{ch.pk}/change/", channel_form(ch, **{"note\x00": "a\x00b"})
     )
 
     assert response.status_code == 302
     assert Channel.objects.get(pk=ch.pk).currency == "EUR"
-    # The request, as the middleware saw it…
-    record = AuditRecord.objects.get(actor_name="ada", summary__has_key="form")
-    assert (record.via, record.method, record.status_code) == ("admin", "POST", 302)
-    assert record.path == f"/admin/core/channel/{ch.pk}/change/"
-    assert record.summary["form"]["currency"] == "EUR"
-    # …and what it changed, as the channel service recorded it.
-    change = AuditRecord.objects.get(actor_name="ada", summary__action="channel_change")
-    assert change.summary["changed"]["currency"] == {"from": "USD", "to": "EUR"}
+    record = AuditRecord.objects.get()
+    assert record.summary["form"]["note\\u0000"] == "a\\u0000b"
+    assert record.result == "done"
+
+
+def test_an_admin_form_refused_for_its_errors_is_recorded_with_them(client, channel):
+    admin_login(client)
+    ch = channel.channel
+
+    response = client.post(f"/admin/core/channel/{ch.pk}/change/", channel_form(ch, currency=""))
+
+    assert response.status_code == 200
+    record = AuditRecord.objects.get()
+    assert (record.action, record.result) == (f"change channel {ch.pk}", "refused")
+    assert record.outcome == "refused (200): currency: This field is required."
+
+
+def test_an_admin_action_names_itself_and_what_it_was_applied_to(client, channel):
+    admin_login(client)
+    channel.post_order(b"{not json")
+    message_id = channel.channel.messages.get().pk
+
+    client.post(
+        "/admin/core/inboundmessage/",
+        {"action": "replay", "_selected_action": [str(message_id)]},
+    )
+
+    record = AuditRecord.objects.get()
+    assert record.action == "replay on inbound messages (1 selected)"
+    assert record.outcome.startswith(f"Replayed 1 message(s): #{message_id} rejected")
 
 
 def test_secrets_in_an_audited_body_are_masked(staff):

@@ -92,3 +92,33 @@ def test_the_queue_needs_a_person_with_a_role(client, django_user_model):
     assert client.get("/api/v1/exceptions/").status_code == 401
     client.force_login(django_user_model.objects.create_user("norole", password="x"))
     assert client.get("/api/v1/exceptions/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("https://elsewhere.example/phish", "/exceptions/"),
+        ("//elsewhere.example/phish", "/exceptions/"),
+        ("/\\elsewhere.example", "/exceptions/"),
+        ("javascript:alert(1)", "/exceptions/"),
+        ("/exceptions/?status=open&kind=backorder", "/exceptions/?status=open&kind=backorder"),
+    ],
+)
+def test_closing_from_the_page_returns_only_to_a_page_of_this_site(
+    client, django_user_model, next_url, lands_on
+):
+    from retailsync.services import user_create
+
+    user_create(username="fin", role="finance", password="pw-123456789")
+    client.login(username="fin", password="pw-123456789")
+    item = exception_raise(kind="order_rejected", reason="bad total")
+
+    answer = client.post(
+        f"/exceptions/{item.pk}/close",
+        {"status": "resolved", "resolution": "fixed upstream", "next": next_url},
+    )
+
+    assert answer.status_code == 302
+    assert answer["Location"] == lands_on
+    item.refresh_from_db()
+    assert item.status == "resolved"

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from retailsync.credentials import Actor, channel_token_rotate
+from retailsync.credentials import Actor, channel_tokens_rotate
 from retailsync.models import ApiToken, AuditRecord
 from retailsync.services import user_create
 from tests.orders.payloads import canonical_order
@@ -104,10 +104,10 @@ def test_an_admin_revokes_tokens_in_the_admin_and_they_stop_at_once(channel):
 
     assert response.status_code == 302
     assert _post(channel.token, 2).status_code == 401
-    record = AuditRecord.objects.get(summary__action="token_revoke")
-    assert (record.actor_name, record.via) == ("ada", "admin")
-    assert record.summary["changed"] == {"revoked": token.prefix}
-    assert record.summary["object"] == "channel:web"
+    record = AuditRecord.objects.get()
+    assert (record.actor_name, record.via, record.result) == ("ada", "admin", "done")
+    assert record.action == "revoke on api tokens (1 selected)"
+    assert record.outcome == f"revoked {token.prefix}… (web)"
 
 
 @pytest.mark.django_db
@@ -145,17 +145,25 @@ def test_rotate_token_prints_a_new_token_and_both_work_until_the_old_one_expires
     assert old.expires_at is not None
     assert abs(old.expires_at - (timezone.now() + timedelta(minutes=60))) < timedelta(minutes=1)
     assert printed["old_token_expires_at"] == old.expires_at.isoformat()
-    record = AuditRecord.objects.get(summary__action="token_rotate")
+    record = AuditRecord.objects.get()
     assert (record.actor, record.actor_name, record.via) == (None, getpass.getuser(), "cli")
-    assert record.summary["changed"]["issued"] == printed["token"][:8]
+    assert (record.action, record.path) == (
+        "rotate token web",
+        "manage.py rotate_token web --expire-old-in 60",
+    )
+    assert record.outcome == (
+        f"new token {printed['token'][:8]}… for web, "
+        f"the old one works until {old.expires_at.isoformat()}"
+    )
+    assert record.summary["changed"]["web"]["issued"] == printed["token"][:8]
 
 
 @pytest.mark.django_db
 def test_the_old_token_is_refused_once_its_rotation_window_has_passed(channel):
     an_hour_ago = timezone.now() - timedelta(minutes=61)
 
-    rotation = channel_token_rotate(
-        code="web",
+    [rotation] = channel_tokens_rotate(
+        codes=["web"],
         expire_old_in=timedelta(minutes=60),
         actor=Actor.of_command("test"),
         now=an_hour_ago,
@@ -212,5 +220,8 @@ def test_an_admin_rotates_a_channels_token_and_sees_the_new_one_once(channel):
     [token] = re.findall(r'<code class="issued-token">([^<]+)</code>', response.content.decode())
     assert (_post(token, 1).status_code, _post(channel.token, 2).status_code) == (201, 201)
     assert token not in admin.get("/admin/core/channel/").content.decode()
-    record = AuditRecord.objects.get(summary__action="token_rotate")
+    record = AuditRecord.objects.get()
     assert (record.actor, record.via) == (ada, "admin")
+    assert record.action == "rotate_token on channels (1 selected)"
+    assert record.outcome.startswith(f"new token {token[:8]}… for web, the old one works until")
+    assert token not in record.outcome

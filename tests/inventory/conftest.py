@@ -8,6 +8,13 @@ from inventory.models import Position
 from inventory.services import item_upsert, location_upsert
 
 
+@pytest.fixture(autouse=True)
+def _loopback_receivers(settings: Any) -> None:
+    """The webhook receivers these tests start listen on loopback: exempt it, as an operator
+    exempts an internal receiver (tests/inventory/test_webhooks.py checks the rule itself)."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def stock(db):  # type: ignore[no-untyped-def]
     """Two warehouses and a store, three items and a bundle of two of them."""

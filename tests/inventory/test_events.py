@@ -162,6 +162,11 @@ def test_an_event_that_would_go_negative_is_refused_with_an_exception_not_clampe
     assert exception.kind == "stock_event_refused"
     assert exception.details["events"][1]["quantity"] == 5
 
+    # The WMS retries the same batch: the same problem, counted on the one exception.
+    assert ops.post("/api/v1/inventory/events", batch, format="json").status_code == 422
+    exception = ExceptionItem.objects.get()
+    assert exception.occurrences == 2
+
 
 def test_a_count_older_than_changes_already_applied_keeps_them(stock, staff):
     """The rule: a count is a snapshot as of its occurred_at. On-hand becomes the counted units

@@ -212,3 +212,17 @@ def test_an_order_at_one_location_reserves_what_there_is_and_says_what_is_missin
     assert ExceptionItem.objects.get(kind="unknown_sku").details["sku"] == "NOT-IN-MASTER"
     ledger = StockMovement.objects.filter(reason="reservation", reference_id=str(order_id))
     assert sorted((m.item.sku, m.reserved) for m in ledger) == [("MUG", 1), ("TEE", 3)]
+
+
+def test_an_order_of_many_unknown_skus_opens_one_exception_that_lists_them(shop):
+    lines = [(f"GHOST-{n:04d}", 1) for n in range(300)] + [("TEE", 1)]
+    order_id = accept(shop, order("A-MANY", lines))
+
+    [item] = ExceptionItem.objects.filter(kind="unknown_sku")
+    assert item.details["count"] == 300
+    assert item.details["skus"] == [f"GHOST-{n:04d}" for n in range(300)]
+    assert item.reason.startswith(
+        f"order {order_id} sells 300 SKU(s) not in the item master: 'GHOST-0000', 'GHOST-0001'"
+    )
+    assert item.reason.endswith("and 290 more")
+    assert position("TEE", "WH1")["reserved"] == 1  # the known line is reserved all the same

@@ -21,10 +21,26 @@ def open_return(shop, order_id, lines, **extra):
     return response.json()["id"]
 
 
+def inspected(shop, order_id, lines, **extra):
+    """A return of `lines` authorized, received at WH1 and every unit restocked."""
+    rid = open_return(shop, order_id, lines, **extra)
+    act(shop.ops, rid, "authorize")
+    act(shop.ops, rid, "receive", {"location": "WH1"})
+    decisions = [
+        {"sku": x["sku"], "quantity": x["quantity"], "disposition": "restock"} for x in lines
+    ]
+    act(shop.ops, rid, "inspect", {"lines": decisions})
+    return rid
+
+
 def act(client, return_id, action, body=None, status=200):
     response = client.post(f"/api/v1/returns/{return_id}/{action}", body or {}, format="json")
     assert response.status_code == status, response.json()
     return response.json()
+
+
+# Each transition's own body (API.md); the others take none.
+BODIES = {"receive": {"location": "WH1"}, "reject": {"note": "worn"}, "cancel": {"note": "kept"}}
 
 
 def stock(sku, location):
@@ -124,11 +140,11 @@ def test_a_transition_that_is_not_allowed_is_a_409_and_changes_nothing(
         shop, shipped_order(shop), [{"sku": "SCARF", "quantity": 1, "reason": "too_small"}]
     )
     for step in setup:
-        act(shop.ops if step != "refund" else shop.finance, rid, step, {"location": "WH1"})
+        act(shop.ops if step != "refund" else shop.finance, rid, step, BODIES.get(step))
     before = ReturnTransition.objects.count()
 
     client = shop.finance if action in ("refund", "close") else shop.ops
-    body = act(client, rid, action, {"location": "WH1"}, status=409)
+    body = act(client, rid, action, BODIES.get(action), status=409)
 
     assert body["errors"][0]["message"] == expected
     assert ReturnTransition.objects.count() == before
@@ -250,7 +266,7 @@ def test_store_credit_is_a_liability_not_a_card_refund(shop):
         refund_method="store_credit",
     )
     for step in ("authorize", "receive"):
-        act(shop.ops, rid, step, {"location": "WH1"})
+        act(shop.ops, rid, step, BODIES.get(step))
     act(shop.ops, rid, "inspect", {"location": "WH1", "lines": [{"sku": "SCARF", "restock": 1}]})
     body = act(shop.finance, rid, "refund")
 

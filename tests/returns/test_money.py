@@ -17,22 +17,13 @@ from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
 from returns.models import Return, ReturnPolicy
 from returns.services import LineInput, return_request
 from tests.returns.conftest import shipped_order
-from tests.returns.test_lifecycle import act, open_return
+from tests.returns.test_lifecycle import act, inspected, open_return
 
 pytestmark = pytest.mark.django_db
 
 
 def refund_through(shop, order_id, lines, **extra):
-    rid = open_return(shop, order_id, lines, **extra)
-    act(shop.ops, rid, "authorize")
-    act(shop.ops, rid, "receive", {"location": "WH1"})
-    act(
-        shop.ops,
-        rid,
-        "inspect",
-        {"location": "WH1", "lines": [{"sku": x["sku"], "restock": x["quantity"]} for x in lines]},
-    )
-    return act(shop.finance, rid, "refund")
+    return act(shop.finance, inspected(shop, order_id, lines, **extra), "refund")
 
 
 def test_three_returns_give_back_exactly_what_the_order_cost_and_not_a_cent_more(shop):

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from retailsync.credentials import Actor, channel_token_rotate
+from retailsync.credentials import Actor, channel_tokens_rotate
 from retailsync.errors import DomainError
 
 
@@ -29,8 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **o: Any) -> None:
         minutes = str(o["expire_old_in"])
         try:
-            rotation = channel_token_rotate(
-                code=o["code"],
+            [rotation] = channel_tokens_rotate(
+                codes=[o["code"]],
                 expire_old_in=timedelta(minutes=o["expire_old_in"]),
                 actor=Actor.of_command(
                     shlex.join(["manage.py", "rotate_token", o["code"], "--expire-old-in", minutes])

@@ -63,7 +63,7 @@ def triggers_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0001_initial"),
+        ("core", "0003_audit_action"),
     ]
 
     operations = [

@@ -1,0 +1,13 @@
+"""The suite's settings: the project's own, as the benchmarks and any non-DEBUG run see them
+(DEBUG off, plain http), with a key of the suite's own.
+
+Outside DEBUG the settings refuse to start without SECRET_KEY. pytest-django loads the settings
+before any conftest.py runs, so the key is given here; the subprocesses tests start inherit it.
+mypy's Django plugin loads these settings too, so a bare `mypy .` needs no environment.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-that-signs-nothing-real-0123456789")
+
+from retailsync.settings import *  # noqa: F403
