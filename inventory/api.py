@@ -14,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.api import ERRORS
 from retailsync.audit import audit_note
 from retailsync.auth import (
     ChannelOrStaffTokenAuthentication,
@@ -23,7 +22,9 @@ from retailsync.auth import (
     role_required,
 )
 from retailsync.errors import FieldError, Malformed, NotFound
+from retailsync.guards import BIGINT_MAX, query_int
 from retailsync.models import Channel
+from retailsync.schema import ERRORS
 from retailsync.serializers import StrictSerializer
 
 from .availability import availability_feed
@@ -41,6 +42,8 @@ from .services import (
 Operations = role_required("operations")
 # Up to this many events apply while the caller waits; more are queued (202 and a job id).
 SYNC_EVENTS = 500
+FEED_LIMIT, FEED_MAX_LIMIT = 1000, 5000
+MAX_QUANTITY = 2**31 - 1
 
 
 class LocationApi(APIView):
@@ -49,7 +52,7 @@ class LocationApi(APIView):
     class LocationInput(StrictSerializer):
         code = serializers.SlugField(max_length=64)
         kind = serializers.ChoiceField(choices=Location.Kind.values)
-        name = serializers.CharField(required=False, allow_blank=True, default="")
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         legal_entity = serializers.CharField(required=False, allow_blank=True, default="")
 
     class LocationOutput(serializers.ModelSerializer):
@@ -59,7 +62,7 @@ class LocationApi(APIView):
 
     @extend_schema(
         request=LocationInput,
-        responses={201: LocationOutput, 200: LocationOutput, 400: ERRORS, 422: ERRORS},
+        responses={201: LocationOutput, 200: LocationOutput, 422: ERRORS},
     )
     def post(self, request: Request) -> Response:
         data = self.LocationInput(data=request.data)
@@ -73,13 +76,17 @@ class ItemApi(APIView):
 
     class ItemInput(StrictSerializer):
         sku = serializers.CharField(max_length=100)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        description = serializers.CharField(
+            max_length=300, required=False, allow_blank=True, default=""
+        )
         unit_cost = serializers.DecimalField(
             max_digits=19, decimal_places=4, required=False, allow_null=True, default=None
         )
-        cost_currency = serializers.CharField(required=False, allow_blank=True, default="")
+        cost_currency = serializers.CharField(
+            max_length=3, required=False, allow_blank=True, default=""
+        )
         components = serializers.DictField(
-            child=serializers.IntegerField(min_value=1),
+            child=serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY),
             required=False,
             help_text="SKU → quantity: a bundle.",
         )
@@ -96,9 +103,7 @@ class ItemApi(APIView):
                 c.component.sku: c.quantity for c in item.components.select_related("component")
             }
 
-    @extend_schema(
-        request=ItemInput, responses={201: ItemOutput, 200: ItemOutput, 400: ERRORS, 422: ERRORS}
-    )
+    @extend_schema(request=ItemInput, responses={201: ItemOutput, 200: ItemOutput, 422: ERRORS})
     def post(self, request: Request) -> Response:
         data = self.ItemInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -156,7 +161,7 @@ class AllocationApi(APIView):
 
     @extend_schema(
         request=AllocationInput,
-        responses={200: AllocationOutput, 400: ERRORS, 404: ERRORS, 422: ERRORS},
+        responses={200: AllocationOutput, 422: ERRORS},
     )
     def put(self, request: Request, code: str) -> Response:
         channel = Channel.objects.filter(code=code).first()
@@ -186,7 +191,8 @@ class EventInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=100)
     location = serializers.CharField(max_length=64)
     to_location = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    quantity = serializers.IntegerField()
+    # Quantities are PostgreSQL integers: a larger one is malformed, not a database error.
+    quantity = serializers.IntegerField(min_value=-MAX_QUANTITY, max_value=MAX_QUANTITY)
     occurred_at = serializers.DateTimeField()
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -228,7 +234,6 @@ class StockEventsApi(APIView):
                 "EventsQueued",
                 {"job": serializers.IntegerField(), "status": serializers.CharField()},
             ),
-            400: ERRORS,
             422: ERRORS,
         },
         summary="Apply one stock event or a list, all or nothing, each once per (source, id)",
@@ -252,7 +257,7 @@ class StockEventsApi(APIView):
 class EventBatchApi(APIView):
     permission_classes = [Operations]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: ERRORS})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
         batch = EventBatch.objects.filter(pk=pk).first()
         if batch is None:
@@ -316,8 +321,16 @@ class AvailabilityFeedApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("since", str, description="The cursor of the last page."),
-            OpenApiParameter("limit", int),
+            OpenApiParameter(
+                "since",
+                {"type": "string", "pattern": "^[0-9]+$"},
+                description="The cursor of the last answer; absent: everything.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": FEED_MAX_LIMIT},
+                description=f"How many items at most (default {FEED_LIMIT}).",
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -335,9 +348,6 @@ class AvailabilityFeedApi(APIView):
                     ),
                 },
             ),
-            400: ERRORS,
-            403: ERRORS,
-            404: ERRORS,
         },
     )
     def get(self, request: Request, code: str) -> Response:
@@ -347,11 +357,8 @@ class AvailabilityFeedApi(APIView):
             raise exceptions.PermissionDenied("This token is not valid for this channel.")
         if channel is None:
             raise NotFound(f"channel {code!r} does not exist")
-        since_text = request.query_params.get("since", "0") or "0"
-        limit_text = request.query_params.get("limit", "1000")
-        if not since_text.isdigit():
-            raise Malformed("a cursor from an earlier answer", field="since")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 5000:
-            raise Malformed("between 1 and 5000", field="limit")
-        page = availability_feed(channel, int(since_text), int(limit_text))
+        params = request.query_params
+        since = query_int(params, "since", default=0, minimum=0, maximum=BIGINT_MAX)
+        limit = query_int(params, "limit", default=FEED_LIMIT, minimum=1, maximum=FEED_MAX_LIMIT)
+        page = availability_feed(channel, since, limit)
         return Response({"cursor": str(page.cursor), "items": page.items})

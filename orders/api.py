@@ -9,7 +9,7 @@ import django_filters
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -27,6 +27,7 @@ from retailsync.errors import NotFound, TooLarge, error_body
 from retailsync.models import Channel, InboundMessage
 from retailsync.money import quantize
 from retailsync.parsers import body_size
+from retailsync.schema import ERRORS
 from retailsync.serializers import StrictSerializer
 from retailsync.services import (
     inbound_message_answered,
@@ -42,20 +43,6 @@ from .services import (
     order_cancel,
     order_receive,
     shipment_create,
-)
-
-ERRORS = OpenApiResponse(
-    response=inline_serializer(
-        "Errors",
-        {
-            "errors": inline_serializer(
-                "Error",
-                {"field": serializers.CharField(), "message": serializers.CharField()},
-                many=True,
-            )
-        },
-    ),
-    description='{"errors": [{"field", "message"}]}',
 )
 
 
@@ -135,15 +122,7 @@ def _is_woocommerce_ping(request: Request) -> bool:
 class OrderIngestApi(_ChannelEndpoint):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={
-            201: IngestOutput,
-            200: IngestOutput,
-            400: ERRORS,
-            401: ERRORS,
-            403: ERRORS,
-            413: ERRORS,
-            422: ERRORS,
-        },
+        responses={201: IngestOutput, 200: IngestOutput, 422: ERRORS},
         summary="Receive one order in the channel's own format",
         description="Shopify order JSON, Amazon {Order, OrderItems}, Square order, Adobe Commerce "
         "sales order, WooCommerce order, or canonical JSON. The same message again answers 200 "
@@ -206,10 +185,6 @@ class OrderBatchIngestApi(_ChannelEndpoint):
                     "correlation_id": serializers.CharField(),
                 },
             ),
-            400: ERRORS,
-            401: ERRORS,
-            403: ERRORS,
-            413: ERRORS,
         },
         summary="Receive up to 500 orders in the channel's own format",
         description=f"A body over {settings.RETAILSYNC_BATCH_BODY_MAX} bytes answers 413; its "
@@ -504,14 +479,7 @@ class OrderShipmentCreateApi(_FulfilmentEndpoint):
 
     @extend_schema(
         request=ShipmentInput,
-        responses={
-            201: ShipmentOutput,
-            200: ShipmentOutput,
-            404: ERRORS,
-            409: ERRORS,
-            413: ERRORS,
-            422: ERRORS,
-        },
+        responses={201: ShipmentOutput, 200: ShipmentOutput, 409: ERRORS, 422: ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
@@ -540,10 +508,7 @@ class OrderCancelApi(_FulfilmentEndpoint):
             help_text="Cancel only these quantities; absent: all not shipped.",
         )
 
-    @extend_schema(
-        request=CancelInput,
-        responses={200: OrderOutput, 404: ERRORS, 409: ERRORS, 413: ERRORS, 422: ERRORS},
-    )
+    @extend_schema(request=CancelInput, responses={200: OrderOutput, 409: ERRORS, 422: ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         order_id = self._order_id(request, pk)
         data = self.CancelInput(data=request.data or {})

@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from .audit import audit_note
 from .errors import NotFound
 from .models import ExceptionItem
+from .schema import ERRORS
 from .selectors import AGING_BUCKETS, age_bucket_filter, trace_timeline
 from .serializers import StrictSerializer
 from .services import exception_close
@@ -40,10 +41,10 @@ class ExceptionOutput(serializers.ModelSerializer):
     age = serializers.SerializerMethodField(help_text="Seconds since it was raised.")
     object = serializers.SerializerMethodField()
     channel: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
     resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -89,7 +90,7 @@ class ExceptionCloseApi(APIView):
     class CloseInput(StrictSerializer):
         resolution = serializers.CharField(required=False, allow_blank=True, default="")
 
-    @extend_schema(request=CloseInput, responses=ExceptionOutput)
+    @extend_schema(request=CloseInput, responses={200: ExceptionOutput, 409: ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         data = self.CloseInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -121,7 +122,12 @@ class TraceEntryOutput(serializers.Serializer):
 
 
 class TraceApi(APIView):
-    @extend_schema(responses=TraceEntryOutput(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "Trace",
+            {"correlation_id": serializers.CharField(), "entries": TraceEntryOutput(many=True)},
+        )
+    )
     def get(self, request: Request, correlation_id: str) -> Response:
         entries = trace_timeline(correlation_id)
         if not entries:

@@ -15,11 +15,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+# PostgreSQL's refusals of what a caller sent, by SQLSTATE. Each number can be in range and their
+# sum not (two receipts of 2**31 - 1 units): a broken rule, 422.
+DATA_REFUSALS = {
+    "22001": (400, "a text is longer than can be stored"),
+    "22003": (422, "a number would be larger than can be stored"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     if isinstance(exc, DomainError):
         return Response(error_body(exc.as_dicts()), status=exc.status_code)
+    if isinstance(exc, DataError) and (
+        refusal := DATA_REFUSALS.get(getattr(exc.__cause__, "sqlstate", None) or "")
+    ):
+        # The backstop behind input validation: the service's transaction has rolled back, and
+        # the caller hears why instead of a 500.
+        status, message = refusal
+        return Response(error_body([{"field": "", "message": message}]), status=status)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Before anything reads a path or query: NUL in either is a 400, not a database error.
+    "retailsync.guards.NulGuardMiddleware",
     "retailsync.audit.AuditMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
@@ -190,7 +192,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["retailsync.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # limit (1-500, default 50) and offset; anything else is a 400 (retailsync/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "retailsync.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "retailsync.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -227,6 +230,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation declares the error answers every endpoint can give (retailsync/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "retailsync.schema.declare_common_errors",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------------

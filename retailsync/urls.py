@@ -11,7 +11,13 @@ from returns import api as returns_api
 from returns import api_transitions as returns_transitions
 from returns import views as returns_views
 
-from . import api, views
+from . import api, guards, views
+
+# Under /api/ every answer is JSON in API.md's error shape, also where no endpoint matched.
+handler400 = guards.bad_request
+handler403 = guards.permission_denied
+handler404 = guards.page_not_found
+handler500 = guards.server_error
 
 api_v1 = [
     path("channels/<slug:code>/orders", orders_api.OrderIngestApi.as_view(), name="order-ingest"),

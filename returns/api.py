@@ -13,10 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.adapters.base import MalformedPayload
-from orders.api import ERRORS, amount
+from orders.api import amount
 from orders.services import parse_json
 from retailsync.auth import channel_authenticate, role_required
 from retailsync.errors import DomainError, FieldError, Malformed
+from retailsync.schema import ERRORS
 from retailsync.serializers import StrictSerializer
 from retailsync.services import exception_raise, inbound_message_finish, inbound_message_store
 
@@ -244,7 +245,7 @@ class ReturnListCreateApi(generics.ListAPIView):
             qs = qs.filter(status=status)
         return qs
 
-    @extend_schema(request=ReturnInput, responses={201: ReturnOutput, 400: ERRORS, 422: ERRORS})
+    @extend_schema(request=ReturnInput, responses={201: ReturnOutput, 422: ERRORS})
     def post(self, request: Request) -> Response:
         data = self.ReturnInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -305,7 +306,7 @@ class ChannelRefundApi(APIView):
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={201: ReturnOutput, 200: ReturnOutput, 400: ERRORS, 401: ERRORS, 422: ERRORS},
+        responses={201: ReturnOutput, 200: ReturnOutput, 422: ERRORS},
     )
     def post(self, request: Request, code: str) -> Response:
         channel = channel_authenticate(request._request, code)

@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.api import ERRORS
 from retailsync.audit import audit_note
 from retailsync.auth import role_required
+from retailsync.schema import ERRORS
 from retailsync.serializers import StrictSerializer
 
 from . import services

@@ -18,3 +18,12 @@ def broker() -> Iterator[None]:
     yield
     celery_app.control.purge()
     requests_forget(celery_app)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis 4.32 names each operation's item `test[GET /path]`, but pytest 9 builds node
+    ids from the function's name alone: give each operation its own id in reports."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith("]"):
+            item._id = item._id.with_params(label)  # type: ignore[attr-defined]

@@ -17,8 +17,9 @@ def test_a_refund_approval_names_the_return_and_the_amount(shop):
         {"order": order_id, "lines": [{"sku": "SCARF", "quantity": 1, "reason": "too_small"}]},
         format="json",
     ).json()["id"]
-    for step in ("authorize", "receive"):
-        shop.ops.post(f"/api/v1/returns/{rid}/{step}", {"location": "WH1"}, format="json")
+    # Each transition takes its own body now: authorize none, receive a location.
+    shop.ops.post(f"/api/v1/returns/{rid}/authorize", {}, format="json")
+    shop.ops.post(f"/api/v1/returns/{rid}/receive", {"location": "WH1"}, format="json")
     shop.ops.post(
         f"/api/v1/returns/{rid}/inspect",
         {"location": "WH1", "lines": [{"sku": "SCARF", "restock": 1}]},
