@@ -7,29 +7,38 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from .models import ApiToken, Channel
 from .roles import ROLES, user_roles
+from .throttle import token_failure_record, token_failures_check
 
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_issue(*, channel: Channel | None = None, user: Any = None) -> str:
+def token_issue(
+    *, channel: Channel | None = None, user: Any = None, now: datetime | None = None
+) -> str:
     """A new token for a channel or a user; the clear text is returned once and not kept."""
     token = secrets.token_urlsafe(32)
     ApiToken.objects.create(
-        digest=token_digest(token), prefix=token[:8], channel=channel, user=user
+        digest=token_digest(token),
+        prefix=token[:8],
+        channel=channel,
+        user=user,
+        created_at=now or timezone.now(),
     )
     return token
 
@@ -46,32 +55,59 @@ def _bearer(request: HttpRequest | Request) -> str | None:
         raise exceptions.AuthenticationFailed("Token is not valid text.") from None
 
 
-# Channels post thousands of orders a minute with the same token: remember a lookup briefly.
-# A revoked token or a disabled channel stops working within TOKEN_CACHE_SECONDS.
-TOKEN_CACHE_SECONDS = 10.0
-_token_cache: dict[str, tuple[float, ApiToken]] = {}
+# Channels post thousands of orders a minute with the same token: a process remembers the channel
+# tokens it has verified, for as long as the credentials generation stays the same. Reading that
+# one number is a single-row query, much cheaper than the token lookup with its joins; database
+# triggers bump it in the transaction of any change to a channel, legal entity or token, so a
+# revoked token or a disabled channel is refused by every process from its next request.
+_token_cache: dict[str, tuple[int, ApiToken]] = {}
+# models.CredentialsGeneration, read without the ORM: this runs on every channel request.
+_GENERATION_SQL = "SELECT value FROM core_credentialsgeneration WHERE id = 1"
+
+
+def credentials_generation() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_GENERATION_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def tokens_forget() -> None:
-    """Drop remembered lookups: after a channel or token changes, it applies at once here."""
+    """Drop this process's remembered lookups (every process drops them on the next change)."""
     _token_cache.clear()
 
 
-def _active_token(token: str) -> ApiToken | None:
+def _active_token(request: HttpRequest, token: str, now: datetime) -> ApiToken:
+    """The live token, or 401 (429 for a client that has guessed too often)."""
     digest = token_digest(token)
-    now = time.monotonic()
+    generation = credentials_generation()  # read before the lookup it vouches for
     cached = _token_cache.get(digest)
-    if cached is not None and cached[0] > now:
-        return cached[1]
+    found = cached[1] if cached is not None and cached[0] == generation else None
+    if found is None:
+        found = _token_lookup(request, digest, generation)
+    if found.revoked_at is not None:
+        raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+    if found.expires_at is not None and found.expires_at <= now:
+        raise exceptions.AuthenticationFailed(
+            f"This token expired at {found.expires_at.isoformat()}; use the channel's new token."
+        )
+    return found
+
+
+def _token_lookup(request: HttpRequest, digest: str, generation: int) -> ApiToken:
+    token_failures_check(request)
     found = (
         ApiToken.objects.select_related("channel__legal_entity", "user")
-        .filter(digest=digest, revoked_at__isnull=True)
+        .filter(digest=digest)
         .first()
     )
-    if found is not None and found.channel_id is not None:
+    if found is None:  # a guess: revoked and expired tokens are real ones, and do not count
+        token_failure_record(request)
+        raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+    if found.channel_id is not None and found.revoked_at is None:
         if len(_token_cache) > 10_000:
             _token_cache.clear()
-        _token_cache[digest] = (now + TOKEN_CACHE_SECONDS, found)
+        _token_cache[digest] = (generation, found)
     return found
 
 
@@ -81,7 +117,9 @@ def shopify_signature_valid(body: bytes, secret: str, signature: str) -> bool:
     return hmac.compare_digest(expected, signature.strip().encode())
 
 
-def channel_authenticate(request: HttpRequest, code: str) -> Channel:
+def channel_authenticate(
+    request: HttpRequest, code: str, *, now: datetime | None = None
+) -> Channel:
     """The channel that owns the path `code`, if the request proves to be from it.
 
     A Shopify channel may sign its webhook instead of sending a token. A token of another channel
@@ -90,6 +128,8 @@ def channel_authenticate(request: HttpRequest, code: str) -> Channel:
     signature = request.headers.get("X-Shopify-Hmac-Sha256")
     token = _bearer(request)
     if token is None and signature is not None:
+        # A good signature costs no throttle look-up; a bad one counts, and past the limit the
+        # answer is 429 instead of 401.
         channel = Channel.objects.select_related("legal_entity").filter(code=code).first()
         if (
             channel is None
@@ -97,13 +137,13 @@ def channel_authenticate(request: HttpRequest, code: str) -> Channel:
             or not channel.webhook_secret
             or not shopify_signature_valid(request.body, channel.webhook_secret, signature)
         ):
+            token_failures_check(request)
+            token_failure_record(request)
             raise exceptions.AuthenticationFailed("Webhook signature does not verify.")
         return _usable(channel)
     if token is None:
         raise exceptions.NotAuthenticated("Send 'Authorization: Token <channel token>'.")
-    found = _active_token(token)
-    if found is None:
-        raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+    found = _active_token(request, token, now or timezone.now())
     if found.channel is None or found.channel.code != code:
         raise exceptions.PermissionDenied("This token is not valid for this channel.")
     return _usable(found.channel)
@@ -124,9 +164,7 @@ class StaffTokenAuthentication(BaseAuthentication):
         token = _bearer(request)
         if token is None:
             return None
-        found = _active_token(token)
-        if found is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+        found = _active_token(request, token, timezone.now())
         if found.user is None:
             if self.accepts_channel_tokens:
                 return AnonymousUser(), found

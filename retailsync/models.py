@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -67,6 +67,8 @@ class ApiToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set when the token is rotated out: it keeps working until then, so the channel can switch.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -79,6 +81,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.channel or self.user})"
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class CredentialsGeneration(models.Model):
+    """One number that changes whenever a channel, legal entity or token row changes.
+
+    Database triggers bump it (migration 0002), whatever wrote the row: the admin, a service, a
+    shell. Each process keeps the tokens it has verified only as long as this number stays the
+    same, so a revoked token or a disabled channel is refused by every process at once.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="credentials_one_row")]
 
 
 class InboundMessage(models.Model):

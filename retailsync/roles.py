@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.db.models import Q
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
@@ -22,6 +23,20 @@ _ROLE_APPS: dict[str, dict[str, tuple[str, ...]]] = {
         "change": ("inventory", "returns", "orders", "core"),
     },
 }
+
+
+# Who may let a channel in, and with what: the admin role alone changes these (finance and
+# operations may look), and nobody deletes them, since history hangs off them: a channel is
+# deactivated, a token revoked. The ModelAdmins check the role too (a superuser has every
+# permission whatever the groups say).
+ADMIN_ONLY_MODELS = (("core", "channel"), ("core", "legalentity"), ("core", "apitoken"))
+
+
+def _admin_only() -> Q:
+    models = Q()
+    for app_label, model in ADMIN_ONLY_MODELS:
+        models |= Q(content_type__app_label=app_label, content_type__model=model)
+    return models
 
 
 def user_roles(user: Any) -> set[str]:
@@ -42,7 +57,9 @@ def roles_ensure() -> None:
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role)
         if role == "admin":
-            group.permissions.set(Permission.objects.all())
+            group.permissions.set(
+                Permission.objects.exclude(_admin_only() & Q(codename__startswith="delete_"))
+            )
             continue
         wanted = Permission.objects.none()
         for action, apps in _ROLE_APPS[role].items():
@@ -50,7 +67,7 @@ def roles_ensure() -> None:
             wanted = wanted | Permission.objects.filter(
                 content_type__app_label__in=apps, codename__regex=rf"^({'|'.join(actions)})_"
             )
-        group.permissions.set(wanted)
+        group.permissions.set(wanted.exclude(_admin_only() & ~Q(codename__startswith="view_")))
 
 
 @receiver(post_migrate)

@@ -11,6 +11,7 @@ in-process (the embedded demo).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",  # locks out repeated failed logins (see "Access" below)
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -100,6 +102,7 @@ MIDDLEWARE = [
     # Before anything reads a path or query: NUL in either is a 400, not a database error.
     "retailsync.guards.NulGuardMiddleware",
     "retailsync.audit.AuditMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "retailsync.urls"
@@ -279,6 +282,41 @@ WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 # The channels' availability feed lagging further behind the stock than this (the oldest stock
 # change still waiting for the refresh) is queued as an `availability_lag` exception.
 AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECONDS", "300"))
+
+# --- Access: login lockout, token guessing, and the cache that counts them --------------------
+# The cache: Redis in a deployment (CACHE_URL, else the Redis broker's URL), so every web process
+# counts failed token authentications together (retailsync.throttle); local memory in the demo.
+CACHE_URL = os.environ.get("CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "retailsync",
+    }
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# Proxies in front that append to X-Forwarded-For (a load balancer: 1). 0 trusts REMOTE_ADDR
+# only; a client's own X-Forwarded-For is never believed beyond that many hops.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# django-axes, on /login/ and /admin/login/ alike (both authenticate through these backends):
+# 5 failures for one username from one address lock that pair out for 15 minutes with a 429
+# page. An admin unlocks early by deleting the attempt (Admin → Axes → Access attempts) or with
+# `manage.py axes_reset_username USERNAME`.
+AUTHENTICATION_BACKENDS = [
+    "retailsync.throttle.LoginLockoutBackend",  # django-axes' backend, for logins over HTTP
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "retailsync.throttle.client_ip"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; lockouts are still logged
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -48,6 +49,22 @@ def _eager_tasks() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True)
+def _no_guesses_counted() -> None:
+    """Failed token authentications are counted per address in the real Redis cache
+    (retailsync.throttle), which outlives a test: every test starts with none counted."""
+    cache = settings.CACHES["default"]
+    if "redis" not in cache["BACKEND"].lower():
+        return
+    client = redis.Redis.from_url(cache["LOCATION"])
+    try:
+        stale = list(client.scan_iter(match=f"{cache['KEY_PREFIX']}:*:token-failures*"))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
 
 
 @dataclass
