@@ -10,13 +10,18 @@ wrong Shopify signature counts too, but the signature is checked first, so a goo
 pays for a look-up here.
 
 The counters live in Django's cache: Redis in a deployment and in the test suite, so every web
-process counts together; local memory in the single-process demo.
+process counts together; local memory in the single-process demo. When the cache cannot be
+reached the counting is skipped (logged), never the request failed: a token is still checked
+against the database, and an outage of Redis must not turn into 500s for every caller.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
@@ -24,6 +29,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework import exceptions
+
+logger = logging.getLogger(__name__)
 
 TOKEN_FAILURE_LIMIT = 20
 TOKEN_FAILURE_WINDOW = 60  # seconds
@@ -47,6 +54,20 @@ def _keys(request: HttpRequest) -> tuple[str, str]:
     return f"token-failures:{address}", f"token-failures-since:{address}"
 
 
+def _without_cache_ok(counting: Callable[[HttpRequest], None]) -> Callable[[HttpRequest], None]:
+    @wraps(counting)
+    def counted(request: HttpRequest) -> None:
+        try:
+            counting(request)
+        except exceptions.Throttled:
+            raise
+        except Exception:  # the cache's client raises its own errors (redis, sockets)
+            logger.warning("cannot count failed authentications: the cache is unreachable")
+
+    return counted
+
+
+@_without_cache_ok
 def token_failures_check(request: HttpRequest) -> None:
     """429 if this client has used up its guesses in its current window."""
     count_key, since_key = _keys(request)
@@ -61,6 +82,7 @@ def token_failures_check(request: HttpRequest) -> None:
     )
 
 
+@_without_cache_ok
 def token_failure_record(request: HttpRequest) -> None:
     """Count a guess. A client's window opens with its first guess and lasts
     TOKEN_FAILURE_WINDOW seconds (the counter's time to live, which `incr` keeps)."""

@@ -173,3 +173,23 @@ def test_a_forged_forwarded_for_does_not_escape_the_count_but_a_trusted_proxys_d
     assert forged == [401] * TOKEN_FAILURE_LIMIT + [429]
     assert one == [401] * TOKEN_FAILURE_LIMIT + [429]
     assert another == 401
+
+
+def test_with_the_cache_down_tokens_are_still_checked_and_nothing_answers_500(channel, settings):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: Redis is down
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+
+    wrong = _order(Client(), "guess-while-down", 0, ATTACKER)
+    right = _order(Client(), channel.token, 1, ATTACKER)
+
+    assert wrong.status_code == 401
+    assert right.status_code == 201
