@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from retailsync.admin import ReadOnlyAdmin
@@ -12,9 +14,17 @@ from .models import (
     ReturnTransition,
 )
 
+if TYPE_CHECKING:  # Django's admin classes are generic to the type checker only
+    DeskAdmin = admin.ModelAdmin[ReturnDesk]
+    PolicyAdmin = admin.ModelAdmin[ReturnPolicy]
+    LineInline = admin.TabularInline[ReturnLine, Return]
+else:
+    DeskAdmin = PolicyAdmin = admin.ModelAdmin
+    LineInline = admin.TabularInline
+
 
 @admin.register(ReturnDesk)
-class ReturnDeskAdmin(admin.ModelAdmin):
+class ReturnDeskAdmin(DeskAdmin):
     """Where each clerk receives returns: the receive form starts there."""
 
     list_display = ["user", "location"]
@@ -23,11 +33,11 @@ class ReturnDeskAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReturnPolicy)
-class ReturnPolicyAdmin(admin.ModelAdmin):
+class ReturnPolicyAdmin(PolicyAdmin):
     list_display = ["channel", "window_days", "refund_shipping"]
 
 
-class ReturnLineInline(admin.TabularInline):
+class ReturnLineInline(LineInline):
     model = ReturnLine
     extra = 0
     can_delete = False

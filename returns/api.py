@@ -8,6 +8,8 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,12 +28,12 @@ from .adapters.refunds import PARSERS
 from .channel_refunds import channel_refund_record
 from .models import Return, ReturnLine, ReturnReceipt
 from .quote import jurisdiction_of, refund_quote
-from .rules import STAFF, policy_for, refusal
+from .rules import STAFF, actor_of, policy_for, refusal
 
 Staff = role_required(*STAFF)
 
 
-class ReturnOutput(serializers.ModelSerializer):
+class ReturnOutput(serializers.ModelSerializer[Return]):
     lines = serializers.SerializerMethodField()
     refund = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
@@ -132,12 +134,12 @@ def returns_with_details() -> QuerySet[Return]:
     )
 
 
-class _Reversal(serializers.Serializer):
+class _Reversal(serializers.Serializer[dict[str, Any]]):
     jurisdiction = serializers.CharField()
     amount = serializers.CharField()
 
 
-class _QuoteLine(serializers.Serializer):
+class _QuoteLine(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField()
     line_id = serializers.IntegerField(help_text="The order line.")
     sku = serializers.CharField()
@@ -151,7 +153,7 @@ class _QuoteLine(serializers.Serializer):
     tax_reversals = _Reversal(many=True)
 
 
-class RefundQuoteOutput(serializers.Serializer):
+class RefundQuoteOutput(serializers.Serializer[dict[str, Any]]):
     """The figures POST refund records, computed by the same code."""
 
     currency = serializers.CharField()
@@ -227,10 +229,10 @@ class LineInput(LineRef):
     replacement_sku = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ReturnListCreateApi(generics.ListAPIView):
+class ReturnListCreateApi(generics.ListAPIView[Return]):
     serializer_class = ReturnOutput
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> list[BasePermission]:
         return [Staff()]
 
     class ReturnInput(StrictSerializer):
@@ -260,7 +262,7 @@ class ReturnListCreateApi(generics.ListAPIView):
             raise Malformed(missing)
         ret = services.return_request(
             order_id=v["order"],
-            actor=request.user,
+            actor=actor_of(request.user),
             refund_method=v["refund_method"],
             lines=[
                 services.LineInput(
@@ -277,7 +279,7 @@ class ReturnListCreateApi(generics.ListAPIView):
         return Response(ReturnOutput(returns_with_details().get(pk=ret.pk)).data, status=201)
 
 
-class ReturnDetailApi(generics.RetrieveAPIView):
+class ReturnDetailApi(generics.RetrieveAPIView[Return]):
     serializer_class = ReturnOutput
     permission_classes = [Staff]
 
@@ -299,8 +301,8 @@ class ChannelRefundApi(APIView):
     """A refund the channel made (Shopify `refunds/create`, or canonical JSON): linked to its
     return or opening one, once per refund id. The raw body is kept like every delivery."""
 
-    authentication_classes: list[Any] = []
-    permission_classes: list[Any] = []
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes: list[type[BasePermission]] = []
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Token realm="channel"'

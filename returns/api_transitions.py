@@ -4,11 +4,13 @@ close,reject,cancel}, each one operation with its own body (a StrictSerializer: 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import serializers
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,7 +31,8 @@ from .api import (
     transition_outcome,
 )
 from .models import Return
-from .rules import roles_for
+from .rules import actor_of, roles_for
+from .services import Actor
 
 
 class ReturnNoInput(StrictSerializer):
@@ -132,7 +135,12 @@ def _example(name: str, value: dict[str, Any]) -> OpenApiExample:
 _ERRORS = {400: ERRORS, 401: ERRORS, 403: ERRORS, 404: ERRORS, 409: ERRORS, 422: ERRORS}
 
 
-def _transition(summary: str, body: type[StrictSerializer], *examples: OpenApiExample) -> Any:
+View = TypeVar("View", bound=APIView)
+
+
+def _transition(
+    summary: str, body: type[StrictSerializer], *examples: OpenApiExample
+) -> Callable[[type[View]], type[View]]:
     return extend_schema_view(
         post=extend_schema(
             summary=summary,
@@ -149,18 +157,18 @@ class ReturnTransitionApi(APIView):
     action = ""
     Input: type[StrictSerializer] = ReturnNoInput
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> list[BasePermission]:
         return [role_required(*roles_for(self.action))()]
 
     def post(self, request: Request, pk: int) -> Response:
         data = self.Input(data=request.data or {})
         data.is_valid(raise_exception=True)
-        self.perform(pk, data.validated_data, request.user)
+        self.perform(pk, data.validated_data, actor_of(request.user))
         ret = returns_with_details().get(pk=pk)
         audit_note(request, transition_outcome(ret, self.action))
         return Response(ReturnOutput(ret).data)
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         raise NotImplementedError
 
 
@@ -168,7 +176,7 @@ class ReturnTransitionApi(APIView):
 class ReturnAuthorizeApi(ReturnTransitionApi):
     action = "authorize"
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_authorize(return_id=pk, actor=user)
 
 
@@ -182,7 +190,7 @@ class ReturnReceiveApi(ReturnTransitionApi):
     action = "receive"
     Input = ReturnReceiveInput
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_receive(
             return_id=pk,
             actor=user,
@@ -215,7 +223,7 @@ class ReturnInspectApi(ReturnTransitionApi):
     action = "inspect"
     Input = ReturnInspectInput
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_inspect(
             return_id=pk,
             actor=user,
@@ -240,14 +248,14 @@ class ReturnRefundApi(ReturnTransitionApi):
     action = "refund"
     Input = ReturnRefundInput
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> list[BasePermission]:
         return [Staff()] if self.request.method == "GET" else super().get_permissions()
 
     def get(self, request: Request, pk: int) -> Response:
         ret = get_object_or_404(Return.objects.select_related("order"), pk=pk)
         return Response(RefundQuoteOutput(quote_as_dict(ret)).data)
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_refund(
             return_id=pk,
             actor=user,
@@ -261,7 +269,7 @@ class ReturnRefundApi(ReturnTransitionApi):
 class ReturnCloseApi(ReturnTransitionApi):
     action = "close"
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_close(return_id=pk, actor=user)
 
 
@@ -274,7 +282,7 @@ class ReturnRejectApi(ReturnTransitionApi):
     action = "reject"
     Input = ReturnNoteInput
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_reject(return_id=pk, actor=user, note=v["note"])
 
 
@@ -287,7 +295,7 @@ class ReturnCancelApi(ReturnTransitionApi):
     action = "cancel"
     Input = ReturnNoteInput
 
-    def perform(self, pk: int, v: dict[str, Any], user: Any) -> None:
+    def perform(self, pk: int, v: dict[str, Any], user: Actor) -> None:
         services.return_cancel(return_id=pk, actor=user, note=v["note"])
 
 

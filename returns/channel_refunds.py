@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,8 +28,13 @@ from retailsync.errors import BusinessRuleViolation
 from retailsync.services import exception_raise
 
 from .models import Return, ReturnLine, ReturnReceipt
-from .quote import _share, refund_quote
-from .services import ZERO, LineInput, S, _record, _refund, return_new, return_request
+from .quote import ZERO, _share, refund_quote
+from .rules import REFUND_BY_CHANNEL
+from .services.refund import refund_record
+from .services.request import LineInput, return_new, return_request
+from .services.transitions import timeline_note
+
+S = Return.Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +126,11 @@ def channel_refund_record(
         ours = refund_quote(ret).total + sum(
             (_cancelled_share(order, line, q) for line, q in cancelled), ZERO
         )
-        _refund(
+        refund_record(
             ret,
+            REFUND_BY_CHANNEL,
             None,
-            now,
+            now=now,
             provisional=False,
             psp_refund_id=refund.psp_refund_id,
             amount_override=refund.amount,
@@ -217,7 +222,7 @@ def _restock(
     """Units the channel put back on its shelves go back to our stock where it says, a return
     receipt per line and location; the return's lines say they came back and were restocked."""
     by_location: dict[str, list[tuple[ReturnLine, Restock]]] = {}
-    received: list[dict[str, Any]] = []
+    received: list[dict[str, object]] = []
     lines = {x.order_line_id: x for x in ret.lines.select_related("order_line")}
     for pk, (units, location_id) in restocked.items():
         line = lines[pk]
@@ -256,9 +261,8 @@ def _restock(
                 )
                 for line, r in parcel
             )
-    _record(
+    timeline_note(
         ret,
-        ret.status,
         None,
         note="restocked by the channel",
         now=now,

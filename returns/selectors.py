@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from django.contrib.auth.models import User
 
 from inventory.models import Location
 from orders.models import Shipment
@@ -10,11 +10,11 @@ from orders.models import Shipment
 from .models import Return, ReturnDesk, ReturnLine
 
 
-def receiving_location(ret: Return, user: Any) -> str:
+def receiving_location(ret: Return, person: User | None) -> str:
     """Where the receive form starts: the person's own store, else the order's fulfilment
     location, else where the returned lines last shipped from; "" when none is a location we
     know (the person must choose)."""
-    desk = ReturnDesk.objects.filter(user_id=user.pk).values_list("location__code", flat=True)
+    desk = ReturnDesk.objects.filter(user=person).values_list("location__code", flat=True)
     shipped = (
         Shipment.objects.filter(order_id=ret.order_id, lines__line__return_lines__ret_id=ret.pk)
         .order_by("-shipped_at", "-pk")

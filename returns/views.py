@@ -27,8 +27,8 @@ from . import services
 from .api import returns_with_details, transition_outcome
 from .forms import InspectForm, NoteForm, ReceiveForm, RefundForm
 from .models import Return
-from .quote import ZERO, jurisdiction_of, refund_quote
-from .rules import ACTIONS, actions_offered, refusal, roles_for
+from .quote import ZERO, Reversal, jurisdiction_of, refund_quote
+from .rules import ACTIONS, OPEN_STATUSES, actions_offered, actor_of, refusal, roles_for
 from .selectors import received_at, receiving_location
 
 S = Return.Status
@@ -49,10 +49,7 @@ _OFFER = {
 def return_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     returns = Return.objects.select_related("order", "channel").order_by("created_at")
-    if status:
-        returns = returns.filter(status=status)
-    else:
-        returns = returns.filter(status__in=services.OPEN_STATUSES)
+    returns = returns.filter(status=status) if status else returns.filter(status__in=OPEN_STATUSES)
     counts = dict(Return.objects.values_list("status").annotate(n=Count("pk")))
     return render(
         request,
@@ -115,10 +112,11 @@ def return_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return _FORM_PAGES[action](request, ret)
     if request.method != "POST":
         return redirect("return-detail-page", pk=pk)
-    user = request.user
+    user = actor_of(request.user)
     note = NoteForm(request.POST) if kind == "note" else None
     if note is not None and not note.is_valid():
-        return return_detail(request, pk=pk, note_form=note, status=400)
+        page: HttpResponse = return_detail(request, pk=pk, note_form=note, status=400)
+        return page
     try:
         match action:
             case "authorize":
@@ -170,13 +168,13 @@ def _receive_page(request: HttpRequest, ret: Return) -> HttpResponse:
         request.POST or None,
         lines=list(ret.lines.all()),
         locations=Location.objects.filter(is_active=True).order_by("code"),
-        start_at=receiving_location(ret, request.user),
+        start_at=receiving_location(ret, actor_of(request.user)),
     )
 
     def perform() -> str:
         parcel, location = form.parcel(), form.cleaned_data["location"]
         services.return_receive(
-            return_id=ret.pk, actor=request.user, location=location, lines=parcel
+            return_id=ret.pk, actor=actor_of(request.user), location=location, lines=parcel
         )
         return f"{sum(x.quantity for x in parcel)} unit(s) received at {location}."
 
@@ -190,7 +188,7 @@ def _inspect_page(request: HttpRequest, ret: Return) -> HttpResponse:
         decisions = form.decisions()
         services.return_inspect(
             return_id=ret.pk,
-            actor=request.user,
+            actor=actor_of(request.user),
             location=form.cleaned_data["location"],
             lines=decisions,
         )
@@ -207,7 +205,7 @@ def _refund_page(request: HttpRequest, ret: Return) -> HttpResponse:
     def perform() -> str:
         services.return_refund(
             return_id=ret.pk,
-            actor=request.user,
+            actor=actor_of(request.user),
             method=form.cleaned_data["method"],
             expected_amount=form.cleaned_data["expected_amount"],
         )
@@ -218,7 +216,7 @@ def _refund_page(request: HttpRequest, ret: Return) -> HttpResponse:
         q = refund_quote(ret)
         places = [j for j, _ in q.by_jurisdiction()]
 
-        def per_place(reversals: list[tuple[Any, Decimal]]) -> list[Decimal]:
+        def per_place(reversals: list[Reversal]) -> list[Decimal]:
             return [sum((a for t, a in reversals if jurisdiction_of(t) == j), ZERO) for j in places]
 
         return {
