@@ -23,12 +23,14 @@ takes chunks (`subscribe_many`) and raises is given the chunk again one event at
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -44,51 +46,103 @@ logger = logging.getLogger(__name__)
 # subscriber locks (a hot SKU's position) longer, and a smaller backlog is spread over fewer
 # runs.
 RELAY_CHUNK = 500
-# Candidates ranked per claim, in chunks: room for the chunks that other runs hold, and for
-# events held behind an earlier one of their aggregate.
+# Events ranked at a time, in chunks: a run takes its next chunks from one ranking (ranking
+# reads every waiting event), and ranks again when they run out or fall short.
 CLAIM_WINDOW = 4
 
 _COLUMNS = ("id", *EVENT_FIELDS)
 
 
 @cache
-def _claim_sql(before: bool) -> str:
+def _rank_sql(before: bool) -> str:
+    """The waiting events in the order they are to be taken: lanes in turn."""
+    table = connection.ops.quote_name(DomainEvent._meta.db_table)
+    return f"""
+SELECT id FROM {table}
+WHERE dispatched_at IS NULL AND NOT (id = ANY(%(tried)s::bigint[]))
+      {"AND created_at < %(before)s" if before else ""}
+ORDER BY row_number() OVER (PARTITION BY lane ORDER BY id), id
+LIMIT %(window)s
+"""  # noqa: S608  (a table name only)
+
+
+@cache
+def _take_sql() -> str:
+    """The next chunk of ranked events that no other run holds and no earlier event of their
+    aggregate waits for, locked and marked dispatched (a failure unmarks it)."""
     table = connection.ops.quote_name(DomainEvent._meta.db_table)
     columns = ", ".join(f"e.{connection.ops.quote_name(c)}" for c in _COLUMNS)
     return f"""
-WITH turn AS (
-    SELECT id, row_number() OVER (PARTITION BY lane ORDER BY id) AS turn
-    FROM {table}
-    WHERE dispatched_at IS NULL AND NOT (id = ANY(%(tried)s::bigint[]))
-          {"AND created_at < %(before)s" if before else ""}
-    ORDER BY turn, id
-    LIMIT %(window)s
-)
-SELECT {columns}
-FROM turn t JOIN {table} e ON e.id = t.id
-WHERE e.dispatched_at IS NULL
-  AND NOT EXISTS (
-      SELECT FROM {table} b
-      WHERE b.aggregate_type = e.aggregate_type AND b.aggregate_id = e.aggregate_id
-        AND b.id < e.id AND b.dispatched_at IS NULL)
-ORDER BY t.turn, t.id
-LIMIT %(chunk)s
-FOR UPDATE OF e SKIP LOCKED
+UPDATE {table} e SET dispatched_at = %(now)s
+FROM (
+    SELECT c.id, c.n
+    FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS c(id, n)
+    JOIN {table} w ON w.id = c.id
+    WHERE w.dispatched_at IS NULL
+      AND NOT EXISTS (
+          SELECT FROM {table} b
+          WHERE b.aggregate_type = w.aggregate_type AND b.aggregate_id = w.aggregate_id
+            AND b.id < w.id AND b.dispatched_at IS NULL)
+    ORDER BY c.n
+    LIMIT %(chunk)s
+    FOR UPDATE OF w SKIP LOCKED
+) c
+WHERE e.id = c.id
+RETURNING c.n, {columns}
 """  # noqa: S608  (table and column names only)
 
 
-def _claim(created_before: datetime | None, tried: Sequence[int], size: int) -> list[DomainEvent]:
-    """Lock and return the next chunk (call in a transaction), in the order it is to be run."""
-    if connection.vendor != "postgresql":
-        # SQLite (the demo) runs tasks in-process, one at a time: id order is all it needs.
-        waiting = DomainEvent.objects.filter(dispatched_at__isnull=True).exclude(pk__in=tried)
-        if created_before is not None:
-            waiting = waiting.filter(created_at__lt=created_before)
-        return list(waiting.order_by("pk")[:size])
-    params = {"tried": list(tried), "window": CLAIM_WINDOW * size, "chunk": size}
-    if created_before is not None:
-        params["before"] = created_before
-    return list(DomainEvent.objects.raw(_claim_sql(created_before is not None), params))
+@dataclass(slots=True)
+class _Claims:
+    """One run's way through the waiting events."""
+
+    created_before: datetime | None
+    tried: list[int] = field(default_factory=list)  # events a subscriber failed on
+    ranked: list[int] = field(default_factory=list)  # what is left of the last ranking
+
+    def take(self, size: int, now: datetime) -> list[DomainEvent]:
+        """Lock, mark dispatched and return the next chunk (call in a transaction), in the
+        order it is to be run."""
+        if connection.vendor != "postgresql":
+            # SQLite (the demo) runs tasks in-process, one at a time: id order is all it needs.
+            waiting = DomainEvent.objects.filter(dispatched_at__isnull=True)
+            if self.created_before is not None:
+                waiting = waiting.filter(created_at__lt=self.created_before)
+            events = list(waiting.exclude(pk__in=self.tried).order_by("pk")[:size])
+            DomainEvent.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
+            return events
+        fresh = not self.ranked
+        if fresh:
+            self.ranked = self._rank(CLAIM_WINDOW * size)
+        rows = self._take(size, now)
+        if len(rows) < size:
+            self.ranked = []  # the ranking ran out, or others hold its rest: rank again
+            if not rows and not fresh:
+                return self.take(size, now)
+        return rows
+
+    def _rank(self, window: int) -> list[int]:
+        params: dict[str, Any] = {"tried": _int_array(self.tried), "window": window}
+        if self.created_before is not None:
+            params["before"] = self.created_before
+        with connection.cursor() as cursor:
+            cursor.execute(_rank_sql(self.created_before is not None), params)
+            return [row[0] for row in cursor.fetchall()]
+
+    def _take(self, size: int, now: datetime) -> list[DomainEvent]:
+        with connection.cursor() as cursor:
+            cursor.execute(_take_sql(), {"ids": _int_array(self.ranked), "chunk": size, "now": now})
+            rows = sorted(cursor.fetchall())
+        if rows:
+            del self.ranked[: rows[-1][0]]  # up to the last taken: taken, held, or blocked
+        events = []
+        for _, *values in rows:
+            event = DomainEvent(**dict(zip(_COLUMNS, values, strict=True)))
+            if isinstance(event.payload, str):  # Django has psycopg hand jsonb over as text
+                event.payload = json.loads(event.payload)
+            event._state.adding = False
+            events.append(event)
+        return events
 
 
 def _locked(event_ids: Sequence[int]) -> list[DomainEvent]:
@@ -103,8 +157,8 @@ class _Outcome:
 
 
 def _dispatch(events: Sequence[DomainEvent], now: datetime) -> _Outcome:
-    """Every subscriber of each event that has not handled it yet; then the events that all
-    of them have handled are marked dispatched (call in the transaction that locked them)."""
+    """Every subscriber of each event that has not handled it yet (call in the transaction
+    that locked them)."""
     outcome = _Outcome()
     by_name: dict[str, list[DomainEvent]] = defaultdict(list)
     for event in events:
@@ -115,11 +169,6 @@ def _dispatch(events: Sequence[DomainEvent], now: datetime) -> _Outcome:
                 continue
             for event in group:
                 _run(subscriber, [event], now, outcome)
-    done = [e.pk for e in events if e.pk not in outcome.failed]
-    if done:
-        DomainEvent.objects.filter(pk__in=done, dispatched_at__isnull=True).update(
-            dispatched_at=now
-        )
     return outcome
 
 
@@ -145,14 +194,41 @@ def _run(subscriber: Subscriber, events: list[DomainEvent], now: datetime, into:
 
 def _receipts_take(key: str, events: Sequence[DomainEvent], now: datetime) -> list[DomainEvent]:
     """Write the subscriber's receipts for these events; the events it had not handled yet."""
-    new = insert_new(
-        EventReceipt,
-        ("event", "subscriber", "handled_at", "correlation_id"),
-        [(e.pk, key, now, e.correlation_id) for e in events],
-        unique=("event", "subscriber"),
-        key="event",
-    )
-    return [e for e in events if e.pk in new]
+    if connection.vendor != "postgresql":
+        new: Iterable[int] = insert_new(
+            EventReceipt,
+            ("event", "subscriber", "handled_at", "correlation_id"),
+            [(e.pk, key, now, e.correlation_id) for e in events],
+            unique=("event", "subscriber"),
+            key="event",
+        )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _receipts_sql(), {"ids": _int_array(e.pk for e in events), "key": key, "now": now}
+            )
+            new = [row[0] for row in cursor.fetchall()]
+    handled = set(new)
+    return [e for e in events if e.pk in handled]
+
+
+@cache
+def _receipts_sql() -> str:
+    qn = connection.ops.quote_name
+    receipts, events = qn(EventReceipt._meta.db_table), qn(DomainEvent._meta.db_table)
+    return f"""
+INSERT INTO {receipts} (event_id, subscriber, handled_at, correlation_id)
+SELECT e.id, %(key)s, %(now)s, e.correlation_id FROM {events} e
+WHERE e.id = ANY(%(ids)s::bigint[]) ORDER BY e.id
+ON CONFLICT (event_id, subscriber) DO NOTHING
+RETURNING event_id
+"""  # noqa: S608  (table names only)
+
+
+def _int_array(values: Iterable[int]) -> str:
+    """An integer array as PostgreSQL's text form: psycopg's list adaptation inspects every
+    element, which at thousands of ids a second showed in the relay's profile."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def events_dispatch_waiting(
@@ -167,15 +243,18 @@ def events_dispatch_waiting(
     which a free worker takes up beside this one)."""
     chunk = chunk or RELAY_CHUNK
     ran = 0
-    tried: list[int] = []
+    claims = _Claims(created_before)
     while True:
         with transaction.atomic():
-            events = _claim(created_before, tried, chunk)
+            now = timezone.now()
+            events = claims.take(chunk, now)
             if not events:
                 return ran
-            outcome = _dispatch(events, timezone.now())
+            outcome = _dispatch(events, now)
+            if outcome.failed:  # left waiting, for the next run or the sweep
+                DomainEvent.objects.filter(pk__in=outcome.failed).update(dispatched_at=None)
         ran += outcome.ran
-        tried += outcome.failed
+        claims.tried += outcome.failed
         if ask_for_help is not None and len(events) == chunk:
             ask_for_help()
 
@@ -184,4 +263,11 @@ def events_dispatch(*, event_ids: Sequence[int]) -> int:
     """Dispatch these events now, dispatched already or not (replay, or by hand): every
     subscriber that has not handled one yet runs. Returns how many ran."""
     with transaction.atomic():
-        return _dispatch(_locked(event_ids), timezone.now()).ran
+        now = timezone.now()
+        events = _locked(event_ids)
+        outcome = _dispatch(events, now)
+        done = [e.pk for e in events if e.pk not in outcome.failed]
+        DomainEvent.objects.filter(pk__in=done, dispatched_at__isnull=True).update(
+            dispatched_at=now
+        )
+    return outcome.ran
