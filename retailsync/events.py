@@ -125,7 +125,7 @@ def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> li
         for e in events
     ]
     ids = insert_returning(
-        DomainEvent, EVENT_FIELDS, (values_of(row, EVENT_FIELDS) for row in rows)
+        DomainEvent, _EVENT_FIELDS, (values_of(row, _EVENT_FIELDS) for row in rows)
     )
     for row, pk in zip(rows, ids, strict=True):
         row.pk = pk
@@ -134,7 +134,7 @@ def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> li
     return rows
 
 
-EVENT_FIELDS = (
+_EVENT_FIELDS = (
     "name",
     "aggregate_type",
     "aggregate_id",

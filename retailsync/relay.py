@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from .correlation import set_correlation_id
 from .db import insert_new
-from .events import EVENT_FIELDS, Subscriber, subscribers_for
+from .events import Subscriber, subscribers_for
 from .models import DomainEvent, EventReceipt
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ RELAY_CHUNK = 500
 # reads every waiting event), and ranks again when they run out or fall short.
 CLAIM_WINDOW = 4
 
-_COLUMNS = ("id", *EVENT_FIELDS)
+# In the model's field order, so that a row becomes an event the way a query's rows do.
+_COLUMNS = tuple(f.attname for f in DomainEvent._meta.concrete_fields)
 
 
 @cache
@@ -135,13 +136,12 @@ class _Claims:
             rows = sorted(cursor.fetchall())
         if rows:
             del self.ranked[: rows[-1][0]]  # up to the last taken: taken, held, or blocked
+        payload = _COLUMNS.index("payload")
         events = []
         for _, *values in rows:
-            event = DomainEvent(**dict(zip(_COLUMNS, values, strict=True)))
-            if isinstance(event.payload, str):  # Django has psycopg hand jsonb over as text
-                event.payload = json.loads(event.payload)
-            event._state.adding = False
-            events.append(event)
+            if isinstance(values[payload], str):  # Django has psycopg hand jsonb over as text
+                values[payload] = json.loads(values[payload])
+            events.append(DomainEvent.from_db(connection.alias, _COLUMNS, values))
         return events
 
 
