@@ -11,17 +11,19 @@ availability refresh of the reserved SKUs) and are parked again before the next 
 Per drain: events dispatched per second and orders reserved per second over the drain's wall
 time, and the lag of the last order accepted: from its acceptance (the order's `created_at`) to
 its reservation (the reservation's `created_at`), which includes the drain of everything before
-it. Two cases: "hot", every order's lines on the same two SKUs (and one of a catalogue of
+it. A live drain lets the workers loose before the orders come in: dispatch runs beside
+ingestion, and the last order's lag says whether it kept up. Two cases: "hot", every order's lines on the same two SKUs (and one of a catalogue of
 10,000), and "many", three SKUs of the catalogue per order.
 """
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ import psycopg
 from bench.harness import (
     CELERY_QUEUE,
     ROOT,
+    cpu_merged,
     cpu_sample,
     cpu_spent,
     manage,
@@ -205,31 +208,47 @@ FROM mine
 """
 
 
-def drain(name: str, url: str, workers: Workers, prefix: str, timeout: float = 600) -> Drain:
-    """Let the workers loose on the waiting events; time them until none waits. `prefix`: the
-    external ids of the phase's orders, whose reservations and lag are counted."""
+def drain(
+    name: str,
+    url: str,
+    workers: Workers,
+    prefix: str,
+    during: Callable[[], Any] | None = None,
+    timeout: float = 600,
+) -> Drain:
+    """Let the workers loose on the waiting events, run `during` (live ingestion), and time
+    them until no event waits. `prefix`: the external ids of the phase's orders, whose
+    reservations and lag are counted."""
     events = waiting_events(url)
     cpu_before = cpu_sample(workers.roles)
     began = time.perf_counter()
     workers.unpark()
+    if during is not None:
+        during()
     deadline = time.monotonic() + timeout
+    samples = [cpu_before]
     with psycopg.connect(url, autocommit=True) as conn:
-        while conn.execute(
-            "SELECT EXISTS (SELECT FROM core_domainevent WHERE dispatched_at IS NULL)"
-        ).fetchone() == (True,):
+        for polls in itertools.count():
+            if polls % 5 == 0:  # every ~0.1 s: the workers' connections may close meanwhile
+                samples.append(cpu_sample(workers.roles))
+            waiting = conn.execute(
+                "SELECT EXISTS (SELECT FROM core_domainevent WHERE dispatched_at IS NULL)"
+            ).fetchone()
+            if waiting != (True,):
+                break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name}: events still waiting after {timeout:.0f} s")
             time.sleep(0.02)
-    seconds = time.perf_counter() - began
-    cpu = cpu_spent(cpu_before, cpu_sample(workers.roles), 0.0, seconds)
+        seconds = time.perf_counter() - began
+        samples.append(cpu_sample(workers.roles))
+        cpu = cpu_spent(cpu_before, cpu_merged(samples), 0.0, seconds)
+        row = conn.execute(_LAG, [f"{prefix}-%"]).fetchone()
     workers.settle()
     workers.park()
-    with psycopg.connect(url) as conn:
-        row = conn.execute(_LAG, [f"{prefix}-%"]).fetchone()
     orders, lag_last = row if row else (0, None)
     return Drain(
         name=name,
-        events=events,
+        events=events if during is None else int(orders),
         orders=int(orders),
         seconds=seconds,
         lag_last=float(lag_last or 0),

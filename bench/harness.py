@@ -265,6 +265,15 @@ def cpu_sample(roots: Mapping[int, str] | int | None = None) -> CpuSample:
     return CpuSample(machine, processes)
 
 
+def cpu_merged(samples: Sequence[CpuSample]) -> CpuSample:
+    """The last sample, with the last CPU seen of processes that ended since an earlier one
+    (a database connection closed past CONN_MAX_AGE): sampled often, little is lost."""
+    processes: dict[int, tuple[str, float]] = {}
+    for sample in samples:
+        processes.update(sample.processes)
+    return CpuSample(samples[-1].machine, processes)
+
+
 def cpu_spent(before: CpuSample, after: CpuSample, client: float, wall: float) -> dict[str, float]:
     """CPU seconds between two samples by role. A process that started in between counts from
     zero; one that ended in between (a database connection past CONN_MAX_AGE) is lost to
