@@ -112,15 +112,25 @@ class _Claims:
             events = list(waiting.exclude(pk__in=self.tried).order_by("pk")[:size])
             DomainEvent.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
             return events
-        fresh = not self.ranked
-        if fresh:
-            self.ranked = self._rank(CLAIM_WINDOW * size)
-        rows = self._take(size, now)
-        if len(rows) < size:
-            self.ranked = []  # the ranking ran out, or others hold its rest: rank again
-            if not rows and not fresh:
-                return self.take(size, now)
-        return rows
+        if self.ranked:
+            rows = self._take(size, now)
+            if len(rows) == size:
+                return rows
+            if rows:
+                self.ranked = []  # the ranking ran out, or others hold its rest: rank again
+                return rows
+        window = CLAIM_WINDOW * size
+        while True:
+            self.ranked = self._rank(window)
+            full = len(self.ranked) == window
+            rows = self._take(size, now)
+            if len(rows) < size:
+                self.ranked = []
+            if rows or not full:
+                return rows
+            # Every ranked event is held by other runs or waits behind an earlier event of
+            # its aggregate; there may be more to take beyond them.
+            window *= 2
 
     def _rank(self, window: int) -> list[int]:
         params: dict[str, Any] = {"tried": _int_array(self.tried), "window": window}

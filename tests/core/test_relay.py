@@ -164,3 +164,22 @@ def test_a_failing_subscriber_leaves_only_its_events_for_the_sweep(subscribers, 
 
     assert sorted(pk for pk, *_ in handled) == sorted([*ids[:5], later])  # _record: once each
     assert not DomainEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_events_waiting_behind_a_failed_one_do_not_hide_the_rest_of_the_backlog(
+    subscribers, monkeypatch
+):
+    """More events wait behind thing 1's failed first event than one ranking holds: the run
+    looks further and still dispatches thing 2's."""
+    monkeypatch.setattr(relay, "RELAY_CHUNK", 2)
+    monkeypatch.setattr(relay, "CLAIM_WINDOW", 1)
+    failing.add(1)
+    first, *behind, other = waiting(
+        ("demo.happened", 1), *[("demo.undone", 1)] * 4, ("demo.happened", 2)
+    )
+
+    events_dispatch_waiting()
+
+    still = set(DomainEvent.objects.filter(dispatched_at__isnull=True).values_list("pk", flat=True))
+    assert still == {first, *behind}
+    assert DomainEvent.objects.get(pk=other).dispatched_at is not None
