@@ -110,13 +110,13 @@ BACKORDER_COLUMNS = (
 _BACKORDER_ROWS = """
     SELECT 'backorder',
            format('%%s of %%s × %%s could not be reserved for order %%s', s.missing,
-                  s.quantity, s.sku, o.order_id),
-           jsonb_build_object('order_id', o.order_id, 'line_id', s.line_id, 'sku', s.sku,
+                  s.quantity, s.sku, s.order_id),
+           jsonb_build_object('order_id', s.order_id, 'line_id', s.line_id, 'sku', s.sku,
                               'short', s.missing, 'requested', s.quantity),
-           'order', o.order_id::text, o.label, NULL,
-           'backorder:' || s.line_id || ':' || s.item_id, 1, o.correlation_id,
+           'order', s.order_id::text, s.label, NULL,
+           'backorder:' || s.line_id || ':' || s.item_id, 1, s.correlation_id,
            %(now)s, %(now)s, 'open', NULL, NULL, ''
-    FROM short s JOIN ord o ON o.k = s.k ORDER BY s.k, s.n, s.item_id
+    FROM short s ORDER BY s.k, s.n, s.item_id
 """
 
 _RESERVE_SQL = """
@@ -149,7 +149,8 @@ shape AS (
     GROUP BY line.k
 ),
 simple AS (
-    SELECT ord.k, COALESCE(fl.id, chan.only_location) AS location_id,
+    SELECT ord.k, ord.order_id, ord.label, ord.correlation_id,
+           COALESCE(fl.id, chan.only_location) AS location_id,
            CASE WHEN ord.unpaid THEN %(now)s::timestamptz + make_interval(mins => NULLIF(
                chan.ttl, 0)) END AS expires_at
     FROM ord
@@ -164,30 +165,38 @@ cut AS (
     SELECT COALESCE(MIN(ord.k), 2147483647) AS k
     FROM ord WHERE ord.k NOT IN (SELECT k FROM simple)
 ),
+-- Every later step reads what it needs from here on: the planner takes each CTE for a row or
+-- two, and a join of two of them became a nested loop over thousands of rows.
 need AS (
     SELECT line.k, line.n, line.line_id, line.sku, line.quantity, line.item_id,
-           simple.location_id
+           simple.location_id, simple.order_id, simple.label, simple.correlation_id,
+           simple.expires_at
     FROM line JOIN simple ON simple.k = line.k
     WHERE line.item_id IS NOT NULL AND line.k < (SELECT k FROM cut)
 ),
+-- One row per need that has units to take, locking its position (in id order, as
+-- positions_locked does; a hot position is locked once, however many needs share it).
 locked AS (
-    SELECT p.id, p.item_id, p.location_id,
+    SELECT need.*, p.id AS position_id,
            p.on_hand - p.reserved - p.damaged - p.quality_hold AS available
-    FROM {position} p
-    WHERE (p.item_id, p.location_id) IN (SELECT item_id, location_id FROM need)
-      -- Nothing to take: no need to queue for the lock of a sold-out SKU's row.
-      AND p.on_hand - p.reserved - p.damaged - p.quality_hold > 0
-    ORDER BY p.id FOR UPDATE
+    FROM need JOIN {position} p
+         ON p.item_id = need.item_id AND p.location_id = need.location_id
+    -- Nothing to take: no need to queue for the lock of a sold-out SKU's row.
+    WHERE p.on_hand - p.reserved - p.damaged - p.quality_hold > 0
+    ORDER BY p.id FOR UPDATE OF p
 ),
 take AS (
-    SELECT need.k, need.n, need.line_id, need.sku, need.quantity, need.item_id,
-           need.location_id, locked.id AS position_id,
+    SELECT c.*,
            -- What is left after the earlier orders of the chunk took theirs.
-           LEAST(need.quantity, GREATEST(COALESCE(locked.available, 0) - COALESCE(SUM(
-               need.quantity) OVER (PARTITION BY need.item_id, need.location_id ORDER BY need.k
+           LEAST(c.quantity, GREATEST(c.available - COALESCE(SUM(c.quantity) OVER (
+               PARTITION BY c.item_id, c.location_id ORDER BY c.k
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS taken
-    FROM need LEFT JOIN locked
-         ON locked.item_id = need.item_id AND locked.location_id = need.location_id
+    FROM (
+        SELECT * FROM locked
+        UNION ALL
+        SELECT need.*, NULL::bigint, 0 FROM need
+        WHERE (need.k, need.n) NOT IN (SELECT k, n FROM locked)
+    ) c
 ),
 moved AS (
     UPDATE {position} p SET reserved = p.reserved + t.taken, updated_at = %(now)s
@@ -201,9 +210,9 @@ ledger AS (
         event_id, source, source_event_id, reference_type, reference_id, occurred_at,
         recorded_at, correlation_id
     )
-    SELECT t.item_id, t.location_id, 'reservation', 0, t.taken, 0, 0, 0, NULL, '', '',
-           'order', o.order_id::text, %(now)s, %(now)s, o.correlation_id
-    FROM take t JOIN ord o ON o.k = t.k WHERE t.taken > 0 ORDER BY t.k, t.n
+    SELECT item_id, location_id, 'reservation', 0, taken, 0, 0, 0, NULL, '', '',
+           'order', order_id::text, %(now)s, %(now)s, correlation_id
+    FROM take WHERE taken > 0 ORDER BY k, n
 ),
 marks AS (
     INSERT INTO {dirty} (item_id, marked_at)
@@ -214,15 +223,15 @@ held AS (
         order_id, order_line_id, item_id, location_id, quantity, requested, status,
         expires_at, created_at, closed_at, correlation_id
     )
-    SELECT o.order_id, t.line_id, t.item_id, t.location_id, t.taken, t.quantity, 'active',
-           s.expires_at, %(now)s, NULL, o.correlation_id
-    FROM take t JOIN ord o ON o.k = t.k JOIN simple s ON s.k = t.k
-    WHERE t.taken > 0 ORDER BY t.k, t.n
+    SELECT order_id, line_id, item_id, location_id, taken, quantity, 'active', expires_at,
+           %(now)s, NULL, correlation_id
+    FROM take WHERE taken > 0 ORDER BY k, n
     RETURNING id, order_id, order_line_id, item_id, location_id, quantity, requested,
               expires_at, correlation_id
 ),
 short AS (
-    SELECT k, n, line_id, item_id, sku, quantity, quantity - taken AS missing
+    SELECT k, n, line_id, item_id, sku, quantity, quantity - taken AS missing, order_id,
+           label, correlation_id
     FROM take WHERE taken < quantity
 ),
 backorders AS ({backorders})
