@@ -7,15 +7,20 @@ from django.utils import timezone
 
 from .coalesce import task_drain
 from .events import events_relay_request
-from .relay import events_dispatch, events_dispatch_waiting
+from .relay import RELAY_PACE, events_dispatch, events_dispatch_waiting
 
 
 @shared_task(acks_late=True)
 def events_relay() -> int:
     """Dispatch the waiting events; asked for (coalesced) by commits that record some. A run
-    that finds a full chunk asks for one more, so idle workers join in on a backlog."""
-    helped = None if events_relay.request.is_eager else events_relay_request
-    return task_drain(events_relay, lambda: events_dispatch_waiting(ask_for_help=helped))
+    that finds a full chunk asks for one more, so idle workers join in on a backlog; one that
+    finds a short chunk waits a moment for more (relay.RELAY_PACE)."""
+    if events_relay.request.is_eager:  # in-process (the demo): no one to ask, no one to wait for
+        return task_drain(events_relay, events_dispatch_waiting)
+    return task_drain(
+        events_relay,
+        lambda: events_dispatch_waiting(ask_for_help=events_relay_request, pace=RELAY_PACE),
+    )
 
 
 @shared_task(acks_late=True, name="retailsync.tasks.events_dispatch")
