@@ -250,7 +250,6 @@ def events_dispatch_waiting(
     *,
     created_before: datetime | None = None,
     ask_for_help: Callable[[], None] | None = None,
-    chunk: int | None = None,
     pace: float = 0.0,
 ) -> int:
     """Dispatch waiting events (created before `created_before`, if given), a chunk per
@@ -258,7 +257,7 @@ def events_dispatch_waiting(
     happened. After a full chunk `ask_for_help` is called (the relay asks for another run,
     which a free worker takes up beside this one); after a short one the run waits `pace`
     seconds, so that events still coming in are taken a few dozen at a time, not one by one."""
-    chunk = chunk or RELAY_CHUNK
+    chunk = RELAY_CHUNK
     ran = 0
     claims = _Claims(created_before)
     while True:
