@@ -1,40 +1,44 @@
-"""Order ingestion throughput of retailsync over real HTTP, against the targets from the issue.
+"""Order ingestion, and the event dispatch that follows it, over real HTTP and real Celery
+workers, against the targets from the issues.
 
-What it measures, on a freshly created PostgreSQL database and a gunicorn started for the run:
+What it measures, on a freshly created PostgreSQL database, with production's settings and the
+shipped gunicorn.conf.py (see bench/harness.py):
 
-  a. baseline  POST /bench/echo with an order body: the same middleware, DRF view machinery and
-               JSON parser as the real endpoints, but no database. It is the ceiling the stack
-               allows on this machine, so the order flows are also judged relative to it.
+  a. baseline  POST /bench/echo with an order body, on a second gunicorn (same config file,
+               bench/echo_wsgi.py): the same middleware, DRF view machinery and JSON parser as
+               the real endpoints, but no database. It is the ceiling the stack allows on this
+               machine, so the order flows are also judged relative to it.
   b. single    POST /api/v1/channels/{code}/orders, one distinct canonical order (three lines)
                per request; every answer must be 201. Reports orders/s and p50/p95 latency.
   c. batch     POST /api/v1/channels/{code}/orders/batch, 500 distinct orders per request;
                every per-order result must be "created".
+  d. dispatch  after each ingestion phase, two real Celery workers (bench/dispatch.py) drain
+               the order.accepted events it left: events dispatched/s, orders reserved/s and the
+               lag from the last order's acceptance to its reservation; and once while single
+               orders come in ("live": does dispatch keep up beside ingestion?).
 
-Targets: single >= 150 orders/s and >= 20 % of the echo rate; batch >= 1,500 orders/s. A missed
-target prints FAIL but leaves the exit status alone. A correctness failure exits 1: a non-201,
-a result other than "created", or a database that does not hold exactly the orders sent, with
-their lines and totals. Setup failures (migrations, server start) exit 2.
+Each ingestion phase runs twice, for the two cases of bench/dispatch.py: "hot" (every order on
+the same two SKUs) and "many" (three SKUs of a catalogue of 10,000 per order).
+
+Targets: single >= 150 orders/s and >= 20 % of the echo rate; batch >= 1,500 orders/s; dispatch
+of a single-order backlog at least as fast as the single orders came in, of a batch backlog
+>= 1,000 orders/s; live, the last order reserved within 1 s of its acceptance (it kept up). A missed target prints FAIL but leaves the exit status alone. A
+correctness failure exits 1: a non-201, a result other than "created", a database that does not
+hold exactly the orders sent with their lines and totals, an event not dispatched to each
+subscriber once, an order line not reserved once and in full. Setup failures exit 2.
 
 Why HTTP and gunicorn rather than the test client: the issue is about what a channel sees, and
 that includes the WSGI server, connections and process model. The load generator shares the
 two cores with the server, so it is kept cheap: a few threads on keep-alive sockets sending
-requests encoded before the clock starts (measured at ~0.15-0.2 ms of CPU per request, against
-~0.27 ms for `http.client`). Each flow reports the CPU per order spent by gunicorn, PostgreSQL
-(the bench database's backends and the server's background processes), the load generator,
-everything else ("other": others' work on a shared machine lowers the figures; the script warns
-when the machine is busy before it starts) and left idle.
+requests encoded before the clock starts (~0.15-0.2 ms of CPU per request). Each flow reports
+the CPU per order spent by gunicorn, the Celery workers, PostgreSQL (the bench database's
+backends and the server's background processes), the load generator, everything else ("other":
+others' work on a shared machine lowers the figures; the script warns when the machine is busy
+before it starts) and left idle.
 
-Server: gunicorn `--worker-class gthread --workers 4 --threads 2` by default. On the 2-core
-machine this was written on it was the fastest for single orders in interleaved runs (~125/s
-against ~100-115/s for 3, 4 or 6 sync workers, and ~1,300-1,650 batch orders/s, the same as
-sync): threads overlap the waits for PostgreSQL, four processes keep the GIL from capping the
-two cores, and keep-alive spares a TCP connection per request (sync workers close after every
-answer). See bench/README.md; compare with `--worker-class sync --workers 4` and the like.
-
-Run from the project root. The database named in DATABASE_URL is ignored: the run drops and
-recreates `retailsync_bench` on that server, so it can never wipe a real database. Ingestion
-enqueues event relay requests; they go to a Celery queue of the bench's own, which no worker
-consumes and which is dropped after the run.
+Run from the project root. The database is dropped and recreated: the one DATABASE_URL names if
+its name ends in `_bench`, else `retailsync_bench` on that server, so it can never wipe a real
+database. Tasks go to a Celery queue of the bench's own, dropped before and after the run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/retailsync_bench \
     CELERY_BROKER_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/ingest.py [--quick]
@@ -49,53 +53,75 @@ import json
 import math
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-BENCH_DB = "retailsync_bench"
-DEFAULT_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
-CELERY_QUEUE = "retailsync-bench"  # no worker consumes it: dropped before and after each run
-SETTINGS = "bench.settings"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.dispatch import (
+    CATALOG,
+    HOT_SKUS,
+    Drain,
+    celery_workers,
+    dispatch_problems,
+    drain,
+    order_skus,
+    stock_setup,
+)
+from bench.harness import (
+    DEFAULT_BROKER_URL,
+    ECHO_APP,
+    ECHO_PATH,
+    RESULTS,
+    PhaseResult,
+    background_busy,
+    bench_database_url,
+    celery_queue_drop,
+    database_recreate,
+    describe_config,
+    encode,
+    gunicorn,
+    http_post,
+    manage,
+    percentile,
+    production_env,
+    report_save,
+    run,
+    run_phase,
+    shipped_config,
+    status_problems,
+)
+
 CHANNEL_CODE = "bench-canonical"
-ECHO_PATH = "/bench/echo"
 SINGLE_PATH = f"/api/v1/channels/{CHANNEL_CODE}/orders"
 BATCH_PATH = f"/api/v1/channels/{CHANNEL_CODE}/orders/batch"
 BATCH_SIZE = 500
+CASES = ("hot", "many")
 
 TARGET_SINGLE = 150.0  # orders/s
 TARGET_SINGLE_RATIO = 0.20  # of the echo rate
 TARGET_BATCH = 1500.0  # orders/s
+TARGET_DRAIN_BATCH = 1000.0  # orders reserved/s, two workers
+TARGET_LIVE_LAG = 1.0  # seconds from the last order's acceptance to its reservation
+# A single-order backlog must drain at least as fast as it came in: the phase's own rate.
 
 CENT = Decimal("0.01")
-SKUS = ("TSHIRT-BLK-M", "MUG-WHT", "CAP-NAVY")
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True, slots=True)
 class Sizes:
     echo_requests: int
-    single_orders: int
-    batch_orders: int  # a multiple of BATCH_SIZE
+    single_orders: int  # per case
+    batch_orders: int  # per case, a multiple of BATCH_SIZE
     warmup: int  # echo requests, then single orders, before anything is measured
 
 
@@ -110,13 +136,13 @@ def money(value: Decimal) -> str:
     return f"{value.quantize(CENT):f}"
 
 
-def order_payload(external_id: str, seq: int) -> tuple[dict[str, Any], Decimal]:
-    """A canonical order shaped like tests/orders/payloads.py, with three lines whose amounts vary
-    with `seq` and add up exactly: total = lines - discounts + shipping + tax. Returns the
-    payload and its total."""
+def order_payload(external_id: str, seq: int, case: str) -> tuple[dict[str, Any], Decimal]:
+    """A canonical order shaped like tests/orders/payloads.py, with three lines (SKUs by
+    `case`, see bench/dispatch.py) whose amounts vary with `seq` and add up exactly: total =
+    lines - discounts + shipping + tax. Returns the payload and its total."""
     lines = []
     goods = discounts = tax = Decimal(0)
-    for k, sku in enumerate(SKUS):
+    for k, sku in enumerate(order_skus(case, seq)):
         quantity = 1 + (seq + k) % 3
         unit_price = Decimal(1000 + (seq * 37 + k * 211) % 9000) / 100  # 10.00 .. 99.99
         discount = (unit_price * quantity / 10).quantize(CENT) if k == 0 else Decimal(0)
@@ -163,282 +189,16 @@ class OrderSet:
     total: Decimal = Decimal(0)
 
     @classmethod
-    def make(cls, prefix: str, count: int, first_seq: int) -> OrderSet:
+    def make(cls, prefix: str, count: int, first_seq: int, case: str = "hot") -> OrderSet:
         result = cls()
         for i in range(count):
-            payload, total = order_payload(f"{prefix}-{i:07d}", first_seq + i)
+            payload, total = order_payload(f"{prefix}-{i:07d}", first_seq + i, case)
             result.payloads.append(payload)
             result.total += total
         return result
 
 
-def encode(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-# --- the load generator ---------------------------------------------------------------------
-
-
-def http_post(port: int, path: str, body: bytes, token: str) -> bytes:
-    """One complete HTTP/1.1 request, encoded once, before any clock starts."""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Authorization: Token {token}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-class Connection:
-    """A minimal keep-alive HTTP/1.1 client connection: sends pre-encoded requests and reads
-    answers framed by Content-Length (Django's CommonMiddleware always sets it). Reconnects
-    after a `Connection: close` (gunicorn's sync workers close after every answer)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sock: socket.socket | None = None
-        self.buffer = b""
-
-    def post(self, request: bytes) -> tuple[int, bytes]:
-        if self.sock is None:
-            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=300)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.buffer = b""
-        self.sock.sendall(request)
-        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            self._receive()
-        status_line, *header_lines = self.buffer[:end].decode("latin-1").split("\r\n")
-        headers = dict(
-            (name.strip().lower(), value.strip())
-            for name, _, value in (line.partition(":") for line in header_lines)
-        )
-        if "content-length" not in headers:
-            raise ConnectionError(f"answer without Content-Length: {status_line!r}")
-        start, length = end + 4, int(headers["content-length"])
-        while len(self.buffer) < start + length:
-            self._receive()
-        body, self.buffer = self.buffer[start : start + length], self.buffer[start + length :]
-        if headers.get("connection", "").lower() == "close" or status_line.startswith("HTTP/1.0"):
-            self.close()
-        return int(status_line.split(" ", 2)[1]), body
-
-    def _receive(self) -> None:
-        assert self.sock is not None
-        chunk = self.sock.recv(262_144)
-        if not chunk:
-            raise ConnectionError("server closed the connection mid-answer")
-        self.buffer += chunk
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-        self.sock = None
-
-
-@dataclass(frozen=True, slots=True)
-class CpuSample:
-    machine: float  # CPU seconds the whole machine has been busy (all CPUs, all processes)
-    processes: dict[int, tuple[str, float]]  # pid: (role, CPU seconds), for the roles we track
-
-
-def cpu_sample(server_pid: int | None) -> CpuSample:
-    """CPU used so far by the machine, by the gunicorn master and workers ("server") and by
-    PostgreSQL ("postgres": the bench database's backends and the server's background work).
-    Empty where there is no /proc."""
-    try:
-        with open("/proc/stat") as stat:
-            jiffies = [int(x) for x in stat.readline().split()[1:]]
-    except OSError:
-        return CpuSample(0.0, {})
-    machine = (sum(jiffies[:8]) - jiffies[3] - jiffies[4]) / TICK  # all but idle and iowait
-    processes: dict[int, tuple[str, float]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat_line = f.read()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                cmdline = f.read(200)
-        except OSError:
-            continue  # gone meanwhile
-        pid, fields = int(entry.name), stat_line[stat_line.rfind(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-        if server_pid is not None and server_pid in (pid, int(fields[1])):
-            processes[pid] = ("server", seconds)
-        elif cmdline.startswith(b"postgres:") and (
-            f" {BENCH_DB} ".encode() in cmdline or b"(" not in cmdline  # WAL writer and co.
-        ):
-            processes[pid] = ("postgres", seconds)
-    return CpuSample(machine, processes)
-
-
-def cpu_spent(before: CpuSample, after: CpuSample, client: float, wall: float) -> dict[str, float]:
-    """CPU seconds between two samples by role. A process that started in between counts from
-    zero; one that ended in between (a database connection past CONN_MAX_AGE) is lost to
-    "other"."""
-    spent = {"server": 0.0, "postgres": 0.0, "client": client}
-    for pid, (role, seconds) in after.processes.items():
-        spent[role] += seconds - before.processes.get(pid, (role, 0.0))[1]
-    machine = after.machine - before.machine
-    spent["other"] = max(0.0, machine - sum(spent.values()))
-    spent["idle"] = max(0.0, wall * (os.cpu_count() or 1) - machine)
-    return spent
-
-
-@dataclass(slots=True)
-class PhaseResult:
-    name: str
-    requests: int
-    seconds: float
-    statuses: dict[int, int]
-    latencies: list[float]  # seconds, one per answered request
-    bodies: list[bytes]  # answers in request order, when asked for
-    errors: list[str]  # requests that got no HTTP answer
-    cpu: dict[str, float]  # CPU seconds in the phase: server, postgres, client, other, idle
-
-
-def run_phase(
-    name: str,
-    requests: Sequence[bytes],
-    port: int,
-    server_pid: int | None,
-    concurrency: int,
-    keep_bodies: bool = False,
-) -> PhaseResult:
-    """Send every request once over `concurrency` connections, each as soon as the previous
-    answer on its connection is in (a closed loop: the server sets the pace)."""
-    take = iter(range(len(requests))).__next__
-    take_lock = threading.Lock()
-    start = threading.Event()
-    answers: list[bytes] = [b""] * len(requests) if keep_bodies else []
-    per_thread: list[tuple[Counter[int], list[float], list[str]]] = []
-
-    def client() -> None:
-        statuses: Counter[int] = Counter()
-        latencies: list[float] = []
-        errors: list[str] = []
-        per_thread.append((statuses, latencies, errors))
-        conn = Connection(port)
-        start.wait()
-        while True:
-            with take_lock:
-                try:
-                    i = take()
-                except StopIteration:
-                    break
-            began = time.perf_counter()
-            try:
-                status, body = conn.post(requests[i])
-            except (OSError, ValueError) as exc:
-                errors.append(f"request {i}: {exc!r}")
-                conn.close()
-                continue
-            latencies.append(time.perf_counter() - began)
-            statuses[status] += 1
-            if keep_bodies:
-                answers[i] = body
-        conn.close()
-
-    threads = [
-        threading.Thread(target=client, daemon=True, name=f"client-{n}")
-        for n in range(min(concurrency, len(requests)))
-    ]
-    for thread in threads:
-        thread.start()
-    cpu_before = cpu_sample(server_pid)
-    client_before = time.process_time()  # after the sample: scanning /proc is not load
-    began = time.perf_counter()
-    start.set()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
-    client_after = time.process_time()
-    cpu_after = cpu_sample(server_pid)
-    cpu = cpu_spent(cpu_before, cpu_after, client_after - client_before, seconds)
-    statuses: Counter[int] = Counter()
-    latencies: list[float] = []
-    errors: list[str] = []
-    for s, lat, err in per_thread:
-        statuses.update(s)
-        latencies += lat
-        errors += err
-    return PhaseResult(
-        name, len(requests), seconds, dict(statuses), latencies, answers, errors, cpu
-    )
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def background_busy(seconds: float = 1.0) -> float:
-    """Share of the machine's CPUs busy while this script only sleeps: others' work."""
-    before = cpu_sample(None).machine
-    time.sleep(seconds)
-    return (cpu_sample(None).machine - before) / seconds / (os.cpu_count() or 1)
-
-
-# --- database, migrations, channel ----------------------------------------------------------
-
-
-def bench_database_url() -> str:
-    """DATABASE_URL's server and credentials (or the local default), with the bench database."""
-    given = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    if not given.scheme.startswith("postgres"):
-        sys.exit(f"DATABASE_URL must point at PostgreSQL, not {given.scheme!r}")
-    named = given.path.strip("/")
-    if named not in ("", BENCH_DB):
-        print(f"note: DATABASE_URL names {named!r}; the benchmark uses {BENCH_DB!r} on that server")
-    return urlunsplit(given._replace(path=f"/{BENCH_DB}"))
-
-
-def database_recreate(url: str) -> None:
-    admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    name = sql.Identifier(BENCH_DB)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def celery_queue_drop(broker_url: str) -> int:
-    """Delete the bench's Celery queue (relay requests enqueued by ingestion, which no worker
-    runs here) and its "waiting" flags (retailsync.coalesce); returns how many tasks it held.
-    Without the flags a run starts as a live system does after the worker has taken the last
-    request: the first commit enqueues one. Left over from the previous run (they live 60 s),
-    they would spare this run even that. Only Redis brokers are handled."""
-    if not broker_url.startswith(("redis://", "rediss://")):
-        return 0
-    import redis
-
-    client = redis.Redis.from_url(broker_url)
-    try:
-        held = int(client.llen(CELERY_QUEUE))
-        client.delete(
-            CELERY_QUEUE,
-            f"_kombu.binding.{CELERY_QUEUE}",
-            f"_kombu.binding_permanent.{CELERY_QUEUE}",
-            # retailsync.coalesce's flag names: retailsync:waiting:<queue>:<task name>
-            *client.scan_iter(match=f"retailsync:waiting:{CELERY_QUEUE}:*"),
-        )
-    finally:
-        client.close()
-    return held
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
+# --- database checks ---------------------------------------------------------------------
 
 
 def channel_token(env: dict[str, str]) -> str:
@@ -485,93 +245,7 @@ def stored_orders(url: str) -> Stored:
     )
 
 
-# --- the server -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    worker_class: str
-    workers: int
-    threads: int
-
-    def args(self, port: int) -> list[str]:
-        return [
-            str(Path(sys.executable).parent / "gunicorn"),
-            f"--bind=127.0.0.1:{port}",
-            f"--worker-class={self.worker_class}",
-            f"--workers={self.workers}",
-            f"--threads={self.threads}",
-            "--timeout=120",
-            "--log-level=warning",
-            f"--env=DJANGO_SETTINGS_MODULE={SETTINGS}",
-            "retailsync.wsgi:application",
-        ]
-
-    def describe(self) -> str:
-        threads = f" x {self.threads} threads" if self.worker_class == "gthread" else ""
-        return f"gunicorn {self.worker_class}, {self.workers} workers{threads}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(config: ServerConfig, env: dict[str, str]) -> Iterator[tuple[int, int]]:
-    """(port, pid) of a gunicorn serving bench.settings; stopped however the block ends."""
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        # Its own session: Ctrl-C reaches only this script, which then stops the server.
-        proc = subprocess.Popen(
-            config.args(port), cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
-        try:
-            wait_until_up(proc, port)
-            yield port, proc.pid
-        except BaseException:
-            log.seek(0)
-            tail = log.read().decode(errors="replace")[-3000:]
-            if tail.strip():
-                print(f"--- gunicorn's log ends:\n{tail}", file=sys.stderr)
-            raise
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)  # graceful: workers finish their request
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {proc.returncode}")
-        try:
-            status, _ = Connection(port).post(http_post(port, ECHO_PATH, b"{}", "-"))
-            if status == 201:
-                return
-        except OSError:
-            pass  # not listening yet: try again shortly
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer on port {port} within {timeout:.0f} s")
-
-
-# --- checks and report ----------------------------------------------------------------------
-
-
-def status_problems(phase: PhaseResult, expected: int) -> list[str]:
-    problems = []
-    if phase.errors:
-        problems.append(f"{phase.name}: {len(phase.errors)} without an answer: {phase.errors[0]}")
-    wrong = {s: n for s, n in phase.statuses.items() if s != expected}
-    if wrong:
-        problems.append(f"{phase.name}: answers other than {expected}: {wrong}")
-    return problems
+# --- checks and report --------------------------------------------------------------------
 
 
 def batch_problems(phase: PhaseResult, sent: int) -> list[str]:
@@ -636,30 +310,114 @@ def print_report(rows: Sequence[Row], single: PhaseResult, concurrency: int) -> 
         f"\nsingle-order latency ({concurrency} connections): p50 {latency['p50_ms']} ms, "
         f"p95 {latency['p95_ms']} ms, p99 {latency['p99_ms']} ms"
     )
-    print("CPU ms per order (echo: per request):  server  postgres  client   other    idle")
-    for r in rows:
-        c = r.cpu_ms_per_order
+    return latency
+
+
+def print_cpu(rows: Sequence[tuple[str, dict[str, float]]]) -> None:
+    print(
+        "\nCPU ms per order (echo: per request):  server  workers postgres  client   other    idle"
+    )
+    for flow, c in rows:
         print(
-            f"  {r.flow:<36}{c['server']:>8.2f}{c['postgres']:>10.2f}"
+            f"  {flow:<36}{c['server']:>8.2f}{c['workers']:>8.2f}{c['postgres']:>9.2f}"
             f"{c['client']:>8.2f}{c['other']:>8.2f}{c['idle']:>8.2f}"
         )
-    return latency
 
 
 # --- the run --------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Order ingestion throughput over HTTP (see the top).")
-    p.add_argument("--quick", action="store_true", help="a small smoke-test run (~15 s)")
-    p.add_argument("--orders", type=int, help="orders for the single-order flow [3000]")
-    p.add_argument("--batch-orders", type=int, help="orders for the batch flow [15000]")
+    p = argparse.ArgumentParser(description="Order ingestion and dispatch (see the top).")
+    p.add_argument("--quick", action="store_true", help="a small smoke-test run (~1 minute)")
+    p.add_argument("--orders", type=int, help="orders per case, single-order flow [3000]")
+    p.add_argument("--batch-orders", type=int, help="orders per case, batch flow [15000]")
     p.add_argument("--echo-requests", type=int, help="requests for the baseline [10000]")
     p.add_argument("--concurrency", type=int, default=8, help="client connections [8]")
-    p.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
-    p.add_argument("--workers", type=int, default=4, help="gunicorn workers [4]")
-    p.add_argument("--threads", type=int, default=2, help="threads per gthread worker [2]")
+    p.add_argument("--dispatch-workers", type=int, default=2, help="Celery workers [2]")
     return p.parse_args(argv)
+
+
+@dataclass(slots=True)
+class Flows:
+    """The measured phases of one run."""
+
+    echo: PhaseResult | None = None
+    single: dict[str, PhaseResult] = field(default_factory=dict)
+    batch: dict[str, PhaseResult] = field(default_factory=dict)
+    drains: list[Drain] = field(default_factory=list)
+    others: list[PhaseResult] = field(default_factory=list)  # warm-ups: checked, not reported
+
+
+def measure(
+    env: dict[str, str], url: str, sizes: Sizes, token: str, concurrency: int, workers_n: int
+) -> tuple[Flows, dict[str, Any]]:
+    """Every phase, in order; the order sets sent (for the checks)."""
+    sets: dict[str, Any] = {"warm": OrderSet.make("WARM", sizes.warmup, 0)}
+    for n, case in enumerate(CASES):
+        sets[f"single-{case}"] = OrderSet.make(
+            f"SINGLE-{case.upper()}", sizes.single_orders, 10_000_000 * (1 + n), case
+        )
+        sets[f"batch-{case}"] = OrderSet.make(
+            f"BATCH-{case.upper()}", sizes.batch_orders, 50_000_000 * (1 + n), case
+        )
+    sets["live"] = OrderSet.make("LIVE-HOT", sizes.single_orders, 40_000_000, "hot")
+    flows = Flows()
+    with celery_workers(env, workers_n) as workers:
+        with gunicorn(env, ECHO_APP) as (port, pid):
+            echo_request = http_post(port, ECHO_PATH, encode(sets["warm"].payloads[0]), token)
+            flows.others.append(
+                run_phase("warm-up echo", [echo_request] * sizes.warmup, port, pid, concurrency)
+            )
+            flows.echo = run_phase(
+                "echo (baseline)", [echo_request] * sizes.echo_requests, port, pid, concurrency
+            )
+            print(f"  echo          {flows.echo.requests / flows.echo.seconds:8.1f} requests/s")
+        with gunicorn(env) as (port, pid):
+
+            def phase(name: str, orders: OrderSet, batch: bool = False) -> PhaseResult:
+                path = BATCH_PATH if batch else SINGLE_PATH
+                bodies = (
+                    [encode({"orders": orders.payloads[i : i + BATCH_SIZE]})
+                     for i in range(0, len(orders.payloads), BATCH_SIZE)]
+                    if batch
+                    else [encode(p) for p in orders.payloads]
+                )  # fmt: skip
+                requests = [http_post(port, path, body, token) for body in bodies]
+                result = run_phase(
+                    name, requests, port, pid, concurrency, keep_bodies=batch, roles=workers.roles
+                )
+                print(
+                    f"  {name:<14}{len(orders.payloads) / result.seconds:8.1f} orders/s",
+                    flush=True,
+                )
+                return result
+
+            def emptied(name: str, prefix: str, during: Any = None) -> Drain:
+                done = drain(name, url, workers, prefix, during)
+                print(
+                    f"  {name:<22}{done.orders_per_s:8.1f} orders reserved/s, last order "
+                    f"reserved {done.lag_last:.1f} s after its acceptance",
+                    flush=True,
+                )
+                return done
+
+            # Warm every gunicorn and Celery worker before measuring.
+            flows.others.append(phase("warm-up single", sets["warm"]))
+            emptied("warm-up dispatch", "WARM")
+            for case in CASES:
+                flows.single[case] = phase(f"single {case}", sets[f"single-{case}"])
+                flows.drains.append(emptied(f"dispatch single {case}", f"SINGLE-{case.upper()}"))
+
+            def live() -> None:
+                flows.single["live"] = phase("single hot live", sets["live"])
+
+            # The hot case again, with the workers dispatching while the orders come in.
+            flows.drains.append(emptied("dispatch live hot", "LIVE-HOT", live))
+            for case in CASES:
+                flows.batch[case] = phase(f"batch {case}", sets[f"batch-{case}"], batch=True)
+                flows.drains.append(emptied(f"dispatch batch {case}", f"BATCH-{case.upper()}"))
+    return flows, sets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -671,18 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_orders=math.ceil((args.batch_orders or base.batch_orders) / BATCH_SIZE) * BATCH_SIZE,
         warmup=base.warmup,
     )
-    config = ServerConfig(args.worker_class, args.workers, args.threads)
     concurrency = args.concurrency
     url = bench_database_url()
     broker_url = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_QUEUE": CELERY_QUEUE,
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
-        "DEBUG": "0",
-    }
+    env = production_env(url, broker_url)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     started = time.perf_counter()
 
@@ -690,100 +440,85 @@ def main(argv: Sequence[str] | None = None) -> int:
     if busy_before > 0.15:
         print(f"warning: {busy_before:.0%} of the CPUs were busy before the run started; other")
         print("work on this machine will lower the figures (see 'other' CPU below)")
-    print(f"recreating {url}, migrating ...", flush=True)
+    print(f"recreating {url}, migrating, stocking {CATALOG + len(HOT_SKUS)} SKUs ...", flush=True)
     database_recreate(url)
     celery_queue_drop(broker_url)
     manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "collectstatic", "--noinput", "-v0")
     token = channel_token(env)
-
-    warm = OrderSet.make("WARM", sizes.warmup, 0)
-    single = OrderSet.make("SINGLE", sizes.single_orders, 10_000_000)
-    batch = OrderSet.make("BATCH", sizes.batch_orders, 20_000_000)
+    stock_setup(env)
+    celery_queue_drop(broker_url)  # the stock receipts' refresh requests: not measured
     print(
-        f"{config.describe()}, {concurrency} client connections; echo {sizes.echo_requests}, "
-        f"single {sizes.single_orders}, batch {sizes.batch_orders} orders "
-        f"({sizes.batch_orders // BATCH_SIZE} x {BATCH_SIZE}); warm-up {sizes.warmup} + "
-        f"{sizes.warmup}",
+        f"{describe_config()}, {concurrency} client connections, {args.dispatch_workers} Celery "
+        f"workers; echo {sizes.echo_requests}, per case single {sizes.single_orders}, batch "
+        f"{sizes.batch_orders} orders ({sizes.batch_orders // BATCH_SIZE} x {BATCH_SIZE}); "
+        f"warm-up {sizes.warmup} + {sizes.warmup}",
         flush=True,
     )
-
-    with gunicorn(config, env) as (port, pid):
-        # Every request is encoded before its clock starts.
-        echo_request = http_post(port, ECHO_PATH, encode(single.payloads[0]), token)
-        warm_requests = [http_post(port, SINGLE_PATH, encode(p), token) for p in warm.payloads]
-        single_requests = [http_post(port, SINGLE_PATH, encode(p), token) for p in single.payloads]
-        batch_bodies = [
-            encode({"orders": batch.payloads[i : i + BATCH_SIZE]})
-            for i in range(0, sizes.batch_orders, BATCH_SIZE)
-        ]
-        batch_requests = [http_post(port, BATCH_PATH, body, token) for body in batch_bodies]
-
-        def phase(name: str, requests: Sequence[bytes], keep_bodies: bool = False) -> PhaseResult:
-            return run_phase(name, requests, port, pid, concurrency, keep_bodies)
-
-        # Warm every worker (imports, URL resolver, database connections) before measuring.
-        warm_echo = phase("warm-up echo", [echo_request] * sizes.warmup)
-        warm_single = phase("warm-up single", warm_requests)
-        echo = phase("echo (baseline)", [echo_request] * sizes.echo_requests)
-        print(f"  echo    {echo.requests / echo.seconds:8.1f} requests/s", flush=True)
-        one = phase("single-order", single_requests)
-        print(f"  single  {one.requests / one.seconds:8.1f} orders/s", flush=True)
-        many = phase("batch x500", batch_requests, keep_bodies=True)
-        print(f"  batch   {sizes.batch_orders / many.seconds:8.1f} orders/s", flush=True)
+    flows, sets = measure(env, url, sizes, token, concurrency, args.dispatch_workers)
+    assert flows.echo is not None
+    tasks_left = celery_queue_drop(broker_url)
 
     problems = [
-        *status_problems(warm_echo, 201),
-        *status_problems(warm_single, 201),
-        *status_problems(echo, 201),
-        *status_problems(one, 201),
-        *status_problems(many, 200),
-        *batch_problems(many, sizes.batch_orders),
+        *(p for phase in flows.others for p in status_problems(phase, 201)),
+        *status_problems(flows.echo, 201),
+        *(p for phase in flows.single.values() for p in status_problems(phase, 201)),
+        *(p for phase in flows.batch.values() for p in status_problems(phase, 200)),
+        *(p for phase in flows.batch.values() for p in batch_problems(phase, sizes.batch_orders)),
     ]
-    sent = sizes.warmup + sizes.single_orders + sizes.batch_orders
-    sent_lines = len(SKUS) * sent
-    sent_total = warm.total + single.total + batch.total
+    sent = sum(len(s.payloads) for s in sets.values())
+    sent_lines = 3 * sent
+    sent_total = sum((s.total for s in sets.values()), Decimal(0))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # fresh statistics, or the checks' joins take minutes
     stored = stored_orders(url)
-    tasks_enqueued = celery_queue_drop(broker_url)
     if (stored.orders, stored.lines, stored.total) != (sent, sent_lines, sent_total):
         problems.append(
             f"database holds {stored.orders} orders, {stored.lines} lines totalling "
             f"{stored.total}; sent {sent}, {sent_lines}, {sent_total}"
         )
     # One message per request, each processed; one order.accepted event per order.
-    sent_messages = {"processed": sizes.warmup + sizes.single_orders + len(batch_requests)}
+    batch_requests = len(CASES) * sizes.batch_orders // BATCH_SIZE
+    singles = sizes.warmup + (len(CASES) + 1) * sizes.single_orders  # + the live phase
+    sent_messages = {"processed": singles + batch_requests}
     if (stored.messages, stored.accepted_events) != (sent_messages, sent):
         problems.append(
             f"database holds messages {stored.messages} and {stored.accepted_events} "
             f"order.accepted events; expected {sent_messages} and {sent}"
         )
+    problems += dispatch_problems(url)
 
-    echo_rate = echo.requests / echo.seconds
-    single_rate = one.requests / one.seconds
-    batch_rate = sizes.batch_orders / many.seconds
-    single_ok = single_rate >= TARGET_SINGLE and single_rate >= TARGET_SINGLE_RATIO * echo_rate
-    batch_ok = batch_rate >= TARGET_BATCH
+    echo_rate = flows.echo.requests / flows.echo.seconds
+    rows = [make_row(flows.echo, flows.echo.requests, echo_rate, "(requests/s)", None)]
     single_target = f">= {TARGET_SINGLE:.0f}/s & >= {TARGET_SINGLE_RATIO:.0%} echo"
-    rows = [
-        make_row(echo, echo.requests, echo_rate, "(requests/s)", None),
-        make_row(one, one.requests, echo_rate, single_target, single_ok),
-        make_row(many, sizes.batch_orders, echo_rate, f">= {TARGET_BATCH:.0f}/s", batch_ok),
-    ]
-    latency = print_report(rows, one, concurrency)
+    for phase in flows.single.values():
+        rate = phase.requests / phase.seconds
+        ok = rate >= TARGET_SINGLE and rate >= TARGET_SINGLE_RATIO * echo_rate
+        rows.append(make_row(phase, phase.requests, echo_rate, single_target, ok))
+    for phase in flows.batch.values():
+        ok = sizes.batch_orders / phase.seconds >= TARGET_BATCH
+        rows.append(make_row(phase, sizes.batch_orders, echo_rate, f">= {TARGET_BATCH:.0f}/s", ok))
+    latency = print_report(rows, flows.single["hot"], concurrency)
+    dispatch_rows = drain_rows(flows)
+    print_drains(dispatch_rows)
+    print_cpu(
+        [(r.flow, r.cpu_ms_per_order) for r in rows]
+        + [(d["flow"], d["cpu_ms_per_order"]) for d in dispatch_rows]
+    )
     verdict = "OK" if not problems else "MISMATCH"
     print(
-        f"database: {stored.orders} orders, {stored.lines} lines, total {stored.total:.2f}, "
+        f"\ndatabase: {stored.orders} orders, {stored.lines} lines, total {stored.total:.2f}, "
         f"{stored.accepted_events} order.accepted events, messages {stored.messages} "
         f"(sent {sent} orders incl. {sizes.warmup} warm-up): {verdict}"
     )
-    print(f"celery: {tasks_enqueued} relay requests were enqueued (no worker ran; dropped)")
-    for row in rows:
+    print(f"celery: {tasks_left} tasks were left in the queue (dropped)")
+    for flow, spent in [(r.flow, r.cpu_ms_per_order) for r in rows]:
         # A closed loop keeps the two CPUs busy; idle time in a phase means requests stalled
         # (seen now and then in the echo phase: ~0.45 ms idle per request, half its rate), and
         # then the phase's rate, and any ratio to it, does not measure the work.
-        spent = row.cpu_ms_per_order
         if spent["idle"] > 0.2 * (spent["server"] + spent["postgres"] + spent["client"]):
             print(
-                f"warning: the {row.flow} phase left the CPUs idle {spent['idle']:.2f} ms per "
+                f"warning: the {flow} phase left the CPUs idle {spent['idle']:.2f} ms per "
                 "order (stalls, not load); its rate and the ratios are not comparable: run again"
             )
     for problem in problems:
@@ -799,15 +534,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "platform": platform.platform(),
             "busy_before_run": round(busy_before, 3),
         },
-        "server": {**asdict(config), "command": config.args(0)[1:]},
+        "server": {"settings": env["DJANGO_SETTINGS_MODULE"], "gunicorn": shipped_config()},
         "concurrency": concurrency,
+        "dispatch_workers": args.dispatch_workers,
         "sizes": asdict(sizes),
         "rows": [asdict(r) for r in rows],
+        "dispatch": dispatch_rows,
         "single_latency": latency,
         "targets": {
             "single_orders_per_s": TARGET_SINGLE,
             "single_ratio_to_echo": TARGET_SINGLE_RATIO,
             "batch_orders_per_s": TARGET_BATCH,
+            "dispatch_single_backlog": "orders reserved/s >= that phase's orders/s",
+            "dispatch_batch_backlog_orders_per_s": TARGET_DRAIN_BATCH,
+            "dispatch_live_lag_s": TARGET_LIVE_LAG,
         },
         "database": {
             "orders": stored.orders,
@@ -818,37 +558,60 @@ def main(argv: Sequence[str] | None = None) -> int:
             "messages": stored.messages,
             "accepted_events": stored.accepted_events,
         },
-        "celery_tasks_enqueued": tasks_enqueued,
+        "celery_tasks_left": tasks_left,
         "correctness_problems": problems,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     return report_save(out, report, started, problems)
 
 
-def report_save(out: Path, report: dict[str, Any], started: float, problems: list[str]) -> int:
-    """Write a run's results as JSON and say where; the exit status: 1 if a check failed."""
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"saved {out.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
-    return 1 if problems else 0
+def drain_rows(flows: Flows) -> list[dict[str, Any]]:
+    """Each drain beside its target: a single-order backlog at least as fast as it came in, a
+    batch backlog >= TARGET_DRAIN_BATCH, live dispatch the last order reserved within
+    TARGET_LIVE_LAG of its acceptance."""
+    rows = []
+    for d in flows.drains:
+        kind, case = d.name.split()[1:]
+        if kind == "live":
+            ok, target = d.lag_last <= TARGET_LIVE_LAG, f"lag <= {TARGET_LIVE_LAG:.0f} s"
+        elif kind == "single":
+            phase = flows.single[case]
+            need = phase.requests / phase.seconds
+            ok, target = d.orders_per_s >= need, f">= {need:.0f}/s (ingested)"
+        else:
+            ok = d.orders_per_s >= TARGET_DRAIN_BATCH
+            target = f">= {TARGET_DRAIN_BATCH:.0f}/s"
+        rows.append(
+            {
+                "flow": d.name,
+                "events": d.events,
+                "orders_reserved": d.orders,
+                "seconds": round(d.seconds, 2),
+                "events_per_s": round(d.events_per_s, 1),
+                "orders_per_s": round(d.orders_per_s, 1),
+                "lag_last_s": round(d.lag_last, 2),
+                "target": target,
+                "verdict": "PASS" if ok else "FAIL",
+                "cpu_ms_per_order": {
+                    k: round(v / max(d.orders, 1) * 1000, 3) for k, v in d.cpu.items()
+                },
+            }
+        )
+    return rows
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through `with gunicorn(...)`, which stops it
-
-
-def run(main: Callable[[], int]) -> None:
-    """A bench script's entry point: SIGTERM and Ctrl-C stop gunicorn on the way out; a failed
-    setup (migrations, the server, the test data) exits 2."""
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; gunicorn stopped", file=sys.stderr)
-        sys.exit(130)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+def print_drains(rows: Sequence[dict[str, Any]]) -> None:
+    head = (
+        f"{'dispatch (2 workers)':<24}{'events':>7}{'seconds':>9}{'events/s':>10}"
+        f"{'orders/s':>10}{'lag':>8}  {'target':<22}result"
+    )
+    print(f"\n{head}\n{'-' * len(head)}")
+    for r in rows:
+        print(
+            f"{r['flow']:<24}{r['events']:>7}{r['seconds']:>9.2f}{r['events_per_s']:>10.1f}"
+            f"{r['orders_per_s']:>10.1f}{r['lag_last_s']:>7.1f}s  "
+            f"{r['target']:<22}{r['verdict']}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ measured in the same run, on a freshly created PostgreSQL database.
   1. stock events   POST /api/v1/inventory/events through gunicorn (started as bench/ingest.py
                     does), batches of 500 receipts, signed adjustments and reservations at random
                     positions of 5,000 SKUs x 3 locations, over 4 keep-alive connections.
-                    Target >= 2,000 events/s. Baseline: bench/urls.py's echo endpoint fed the
-                    same 500-event bodies (middleware, DRF, JSON parsing, no database), counted
+                    Target >= 2,000 events/s. Baseline: the echo endpoint (a second gunicorn,
+                    bench/harness.py) fed the same 500-event bodies (middleware, DRF, JSON
+                    parsing, no database), counted
                     in events/s. For comparison, the rate of `stock_events_apply` called in this
                     process by one client (no HTTP, no request validation).
   2. hot SKU        16 client threads, each with its own database connection, call
@@ -43,10 +44,12 @@ statements and the cost of the API's request validation. `--profile N` adds cPro
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/retailsync_bench \
     CELERY_BROKER_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/inventory.py [--quick]
 
-About 3 minutes on 2 cores (--quick: under a minute). Like bench/ingest.py it always works in
-`retailsync_bench` (dropped and recreated, whatever DATABASE_URL names) and a Celery queue of its
-own that no worker consumes (dropped after the run): availability refresh and event dispatch
-tasks are enqueued but never run. Results: bench/results/inventory-<timestamp>.json.
+About 3 minutes on 2 cores (--quick: under a minute). Like bench/ingest.py it runs production's
+settings and the shipped gunicorn.conf.py (bench/harness.py), in a database it drops and
+recreates (DATABASE_URL's if its name ends in `_bench`, else `retailsync_bench`) and a Celery
+queue of its own that no worker consumes (dropped after the run): availability refresh and
+event dispatch tasks are enqueued but never run. Results:
+bench/results/inventory-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -74,28 +77,29 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import (
-    CELERY_QUEUE,
+from bench.harness import (
     DEFAULT_BROKER_URL,
+    ECHO_APP,
     ECHO_PATH,
     RESULTS,
-    SETTINGS,
     PhaseResult,
-    ServerConfig,
     background_busy,
     bench_database_url,
     celery_queue_drop,
     cpu_sample,
     cpu_spent,
     database_recreate,
+    describe_config,
     encode,
     gunicorn,
     http_post,
     manage,
     percentile,
+    production_env,
     report_save,
     run,
     run_phase,
+    shipped_config,
     status_problems,
 )
 from bench.profile_ingest import profile, statement_kind
@@ -200,14 +204,7 @@ def ms(seconds: float) -> float:
 def django_setup(url: str, broker_url: str) -> dict[str, str]:
     """The environment of gunicorn and manage.py, also applied to this process, whose Django
     (the same settings) runs the in-process flows."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_QUEUE": CELERY_QUEUE,
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
-        "DEBUG": "0",
-    }
+    env = production_env(url, broker_url)
     os.environ.update(env)
     return env
 
@@ -377,7 +374,6 @@ def events_flow(
     url: str,
     env: dict[str, str],
     sizes: Sizes,
-    config: ServerConfig,
     connections: int,
     profile_top: int = 0,
 ) -> EventsOutcome:
@@ -406,20 +402,22 @@ def events_flow(
         flush=True,
     )
 
-    with gunicorn(config, env) as (port, pid):
+    with gunicorn(env, ECHO_APP) as (port, pid):
         echo_request = http_post(port, ECHO_PATH, encode(http[0]), token)
+        workers = shipped_config()["workers"]
+        warm_echo = run_phase("warm-up echo", [echo_request] * (2 * workers), port, pid, 4)
+        echo = run_phase("echo", [echo_request] * sizes.echo_batches, port, pid, connections)
+        print(
+            f"  echo:      {echo.requests * EVENT_BATCH / echo.seconds:7.0f} events/s", flush=True
+        )
+    with gunicorn(env) as (port, pid):
         warm_requests = [http_post(port, EVENTS_PATH, encode(b), token) for b in warm]
         http_requests = [http_post(port, EVENTS_PATH, encode(b), token) for b in http]
 
         def phase(name: str, requests: Sequence[bytes]) -> PhaseResult:
             return run_phase(name, requests, port, pid, connections, keep_bodies=True)
 
-        warm_echo = phase("warm-up echo", [echo_request] * (2 * config.workers))
         warm_events = phase("warm-up events", warm_requests)
-        echo = phase("echo", [echo_request] * sizes.echo_batches)
-        print(
-            f"  echo:      {echo.requests * EVENT_BATCH / echo.seconds:7.0f} events/s", flush=True
-        )
         applied = phase("events", http_requests)
         rate = len(http) * EVENT_BATCH / applied.seconds
         print(f"  HTTP:      {rate:7.0f} events/s", flush=True)
@@ -1321,8 +1319,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=16, help="hot-SKU clients [16]")
     p.add_argument("--connections", type=int, default=4, help="HTTP connections for events [4]")
     p.add_argument("--refresh-skus", type=int, help="SKUs for the availability refresh [50000]")
-    p.add_argument("--workers", type=int, default=4, help="gunicorn gthread workers [4]")
-    p.add_argument("--threads", type=int, default=2, help="threads per worker [2]")
     p.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile, top N [off]")
     p.add_argument(
         "--threads-only",
@@ -1573,7 +1569,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.refresh_skus:
         sizes = Sizes(**{**asdict(sizes), "refresh_skus": args.refresh_skus})
     clients = args.clients
-    config = ServerConfig("gthread", args.workers, args.threads)
     url = bench_database_url()
     broker_url = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -1601,11 +1596,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     refresh = refresh_flow(url, sizes.refresh_skus, args.profile)
 
     print(
-        f"1. stock events: {config.describe()}, {args.connections} connections, "
+        f"1. stock events: {describe_config()}, {args.connections} connections, "
         f"{sizes.event_skus} SKUs x {len(LOCATIONS)} locations",
         flush=True,
     )
-    events = events_flow(url, env, sizes, config, args.connections, args.profile)
+    events = events_flow(url, env, sizes, args.connections, args.profile)
 
     print(
         f"2. hot SKU: {clients} clients, {sizes.hot_orders} single-unit orders for "
@@ -1645,7 +1640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "platform": platform.platform(),
             "busy_before_run": round(busy_before, 3),
         },
-        "server": {**asdict(config), "command": config.args(0)[1:]},
+        "server": {"settings": env["DJANGO_SETTINGS_MODULE"], "gunicorn": shipped_config()},
         "http_connections": args.connections,
         "hot_clients": clients,
         "sizes": asdict(sizes),

@@ -1,8 +1,9 @@
 """Where an ingested order's time goes: SQL queries per order and a profile of the hot path.
 
 Runs the real endpoints in-process through Django's test client (all the middleware and DRF,
-no HTTP server) on the bench database `retailsync_bench` (created if missing, migrated to the
-current tree), with a channel of its own. For the single-order and the batch endpoint it prints
+no HTTP server; production settings, requests marked as forwarded over https) on the bench
+database (as bench/ingest.py names it; created if missing, migrated to the current tree), with
+a channel of its own. For the single-order and the batch endpoint it prints
 the queries per request grouped by statement; wall, CPU and per-statement time per order
 without a profiler; then cProfile's top functions by own and by cumulative CPU time.
 
@@ -35,30 +36,28 @@ sys.path.insert(0, str(ROOT))
 # The project's own modules, for a profile view without Django's and psycopg's frames.
 PROJECT_CODE = rf"^{re.escape(str(ROOT))}/(?!\.venv/)"
 
-from bench.ingest import (  # noqa: E402  (needs the project root on sys.path)
-    BATCH_SIZE,
-    BENCH_DB,
-    CELERY_QUEUE,
+from bench.harness import (  # noqa: E402  (needs the project root on sys.path)
     DEFAULT_BROKER_URL,
-    OrderSet,
     bench_database_url,
     celery_queue_drop,
     encode,
+    production_env,
 )
+from bench.ingest import BATCH_SIZE, OrderSet  # noqa: E402
 
 
 def setup_django() -> None:
     """Django on the bench database, created if missing and migrated to the current tree."""
     url = bench_database_url()
+    name = urlsplit(url).path.strip("/")
     admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    os.environ["DATABASE_URL"] = url
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     # A real broker, as in production: asking for the event relay is part of the cost.
-    os.environ["CELERY_BROKER_URL"] = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL
-    os.environ["CELERY_QUEUE"] = CELERY_QUEUE
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    broker_url = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL
+    os.environ.update(production_env(url, broker_url))
+    os.environ["ALLOWED_HOSTS"] = "testserver"  # the test client's host
     import django
     from django.core.management import call_command
 
@@ -160,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def post(path: str, bodies: Sequence[bytes], expect: int) -> None:
         for body in bodies:
-            response = client.post(path, body, content_type="application/json")
+            response = client.post(path, body, content_type="application/json", secure=True)
             assert response.status_code == expect, (response.status_code, response.content[:300])
 
     # Warm up imports and the database connection, then count one order's queries.

@@ -5,7 +5,6 @@ what cannot be reserved becomes a backorder exception and availability stays at 
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,29 +16,20 @@ from django.utils import timezone
 
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_returning, values_of
-from retailsync.models import Channel
-from retailsync.services import exception_raise, exception_upsert_sql
+from retailsync.services import exception_raise
 
 from .models import (
-    AvailabilityDirty,
-    BundleComponent,
-    ChannelAllocation,
-    ChannelLocation,
-    Item,
     Location,
     Position,
     Reservation,
-    StockMovement,
 )
+from .reserving import UNPAID, Accepted, label, reserve_simple, statement
 from .rules import Quantities
-from .services import Ledger, enqueue_refresh, mark_dirty, positions_locked
+from .services import Ledger, mark_dirty, positions_locked
 
-# Check and write a plan in one statement where the database can (PostgreSQL); the tests turn
-# it off to run the same cases through the path under locks that SQLite always takes.
+# Check and write simple orders in one statement where the database can (PostgreSQL); the
+# tests turn it off to run the same cases through the path under locks that SQLite always takes.
 ONE_STATEMENT = True
-
-# Channel statuses of orders not yet paid: their reservations expire (allocation TTL).
-UNPAID = frozenset({"Pending", "pending", "authorized", "on-hold", "pending_payment"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,32 +87,10 @@ ORDER BY loc.priority, loc.pk
 """
 
 
-@functools.cache
-def _sql(template: str, vendor: str, **extra: str) -> str:
-    """A statement with its tables' names filled in, once per shape."""
-    qn = connection.ops.quote_name
-    tables = {
-        name: qn(model._meta.db_table)
-        for name, model in (
-            ("item", Item),
-            ("bundle", BundleComponent),
-            ("location", Location),
-            ("allocation", ChannelAllocation),
-            ("channel", Channel),
-            ("channel_location", ChannelLocation),
-            ("position", Position),
-            ("movement", StockMovement),
-            ("dirty", AvailabilityDirty),
-            ("reservation", Reservation),
-        )
-    }
-    return template.format(**tables, **extra)
-
-
 def _plan(payload: Mapping[str, Any]) -> Plan:
     lines = payload["lines"]
     skus = sorted({line["sku"] for line in lines})
-    sql = _sql(_PLAN_SQL, connection.vendor, skus=", ".join(["%s"] * len(skus)))
+    sql = statement(_PLAN_SQL, connection.vendor, skus=", ".join(["%s"] * len(skus)))
     with connection.cursor() as cursor:
         cursor.execute(sql, [*skus, payload.get("fulfilment_location") or "", payload["channel"]])
         rows = cursor.fetchall()
@@ -183,23 +151,55 @@ def _allocate(
     return takes, short
 
 
-def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) -> list[Reservation]:
-    """Reserve an accepted order's lines (the `order.accepted` event's payload).
+def orders_reserve(
+    *, orders: Sequence[Accepted], now: datetime | None = None
+) -> list[list[Reservation]]:
+    """Reserve accepted orders (`order.accepted` payloads) as if one after the other, earlier
+    ones first where stock runs short; the reservations made for each. The outbox relay hands
+    over a chunk at once.
 
-    On PostgreSQL a simple order (one location to reserve at, see _RESERVE_SQL) is one
-    statement: it locks the positions, takes what there is, and writes positions, ledger,
-    reservations, refresh marks and backorder exceptions, so a popular SKU's row is locked only
-    while that statement runs. Any other order, and every order on SQLite, is planned in
-    Python under the same row locks and written in a transaction.
+    On PostgreSQL runs of simple orders (see `reserving`) are one statement each; any other
+    order, and every order on SQLite, is planned in Python under the same row locks and
+    written in a transaction of its own.
     """
     now = now or timezone.now()
-    correlation_id = ensure_correlation_id()
-    if ONE_STATEMENT and connection.vendor == "postgresql":
-        done = _reserve_in_one_statement(payload, correlation_id, now)
-        if done is not None:
-            made, unknown = done
-            _unknown_raise(payload, unknown, correlation_id, now)
-            return made
+    if not (ONE_STATEMENT and connection.vendor == "postgresql"):
+        return [_reserve_planned(o, now) for o in orders]
+    results: list[list[Reservation]] = []
+    rest = list(orders)
+    while rest:
+        run = _each_order_once(rest)
+        done, general = reserve_simple(run, now)
+        for accepted, reserved in zip(run, done, strict=False):
+            _unknown_raise(accepted.payload, reserved.unknown, accepted.correlation_id, now)
+            results.append(reserved.made)
+        taken = len(done)
+        while taken < len(run) and general[taken]:
+            results.append(_reserve_planned(run[taken], now))
+            taken += 1
+        rest = rest[taken:]
+    return results
+
+
+def _each_order_once(orders: Sequence[Accepted]) -> Sequence[Accepted]:
+    """The longest start of `orders` in which no order appears twice (an order listed twice is
+    reserved twice, one after the other, as two calls would)."""
+    seen: set[Any] = set()
+    for end, accepted in enumerate(orders):
+        if accepted.payload["order_id"] in seen:
+            return orders[:end]
+        seen.add(accepted.payload["order_id"])
+    return orders
+
+
+def order_reserve(*, payload: Mapping[str, Any], now: datetime | None = None) -> list[Reservation]:
+    """Reserve one accepted order (the `order.accepted` event's payload)."""
+    return orders_reserve(orders=[Accepted(payload, ensure_correlation_id())], now=now)[0]
+
+
+def _reserve_planned(accepted: Accepted, now: datetime) -> list[Reservation]:
+    """One order planned in Python under the positions' row locks, in a transaction."""
+    payload, correlation_id = accepted.payload, accepted.correlation_id
     plan = _plan(payload)
     expires_at = (
         now + timedelta(minutes=plan.ttl_minutes)
@@ -219,10 +219,8 @@ def _reservation(
     expires_at: datetime | None,
     correlation_id: str,
     now: datetime,
-    pk: int | None = None,
 ) -> Reservation:
     return Reservation(
-        pk=pk,
         order_id=order_id,
         order_line_id=take.need.line_id,
         item_id=take.need.item_id,
@@ -233,181 +231,6 @@ def _reservation(
         created_at=now,
         correlation_id=correlation_id,
     )
-
-
-def _reserve_in_one_statement(
-    payload: Mapping[str, Any], correlation_id: str, now: datetime
-) -> tuple[list[Reservation], list[str]] | None:
-    """_RESERVE_SQL: the reservations made and the SKUs not in the item master; None (nothing
-    written, nothing locked) for an order that is not simple."""
-    order_id = payload["order_id"]
-    lines = payload["lines"]
-    sql = _sql(
-        _RESERVE_SQL,
-        connection.vendor,
-        backorders=exception_upsert_sql(_BACKORDER_COLUMNS, _BACKORDER_ROWS),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "line": [line["line_id"] for line in lines],
-                "sku": [line["sku"] for line in lines],
-                "quantity": [line["quantity"] for line in lines],
-                "fulfilment": payload.get("fulfilment_location") or "",
-                "channel": payload["channel"],
-                "unpaid": payload.get("channel_status") in UNPAID,
-                "order": order_id,
-                "reference": str(order_id),
-                "label": _label(payload),
-                "now": now,
-                "correlation_id": correlation_id,
-            },
-        )
-        rows = cursor.fetchall()
-    made: list[Reservation] = []
-    unknown: list[str] = []
-    for kind, pk, line_id, item_id, location_id, quantity, requested, expires_at, sku in rows:
-        if kind == "general":
-            return None
-        if kind == "unknown":
-            unknown.append(sku)
-            continue
-        need = Need(line_id, sku, item_id, requested)
-        made.append(
-            _reservation(
-                order_id, Take(need, location_id, quantity), expires_at, correlation_id, now, pk
-            )
-        )
-    for reservation in made:
-        reservation._state.adding = False
-    if made:
-        transaction.on_commit(enqueue_refresh)
-    return made, unknown
-
-
-_BACKORDER_COLUMNS = (
-    "kind",
-    "reason",
-    "details",
-    "object_type",
-    "object_id",
-    "object_label",
-    "channel_id",
-    "dedupe_key",
-    "occurrences",
-    "correlation_id",
-    "created_at",
-    "last_seen_at",
-    "status",
-    "resolved_at",
-    "resolved_by_id",
-    "resolution",
-)
-# One row per short need, with _backorders_raise's wording.
-_BACKORDER_ROWS = """
-    SELECT 'backorder',
-           format('%%s of %%s × %%s could not be reserved for order %%s', s.missing,
-                  s.quantity, s.sku, %(order)s::bigint),
-           jsonb_build_object('order_id', %(order)s::bigint, 'line_id', s.line_id, 'sku', s.sku,
-                              'short', s.missing, 'requested', s.quantity),
-           'order', %(reference)s, %(label)s, NULL,
-           'backorder:' || s.line_id || ':' || s.item_id, 1, %(correlation_id)s,
-           %(now)s, %(now)s, 'open', NULL, NULL, ''
-    FROM short s ORDER BY s.n, s.item_id
-"""
-
-# An order's reservation as one statement, where the order is simple: it names a known
-# fulfilment location or its channel reserves at exactly one, no line is a bundle, and no two
-# lines are of one item. Then each line has one candidate position, and the statement locks
-# those with units to take, in id order as positions_locked does, takes what each line needs
-# or what there is, and writes positions, ledger movements, refresh marks, reservations and
-# backorder exceptions. Any other order gets one "general" row and nothing is written.
-_RESERVE_SQL = """
-WITH line AS (
-    SELECT l.line_id, l.sku, l.quantity, l.n, i.id AS item_id
-    FROM unnest(%(line)s::bigint[], %(sku)s::text[], %(quantity)s::integer[])
-         WITH ORDINALITY AS l(line_id, sku, quantity, n)
-    LEFT JOIN {item} i ON i.sku = l.sku
-),
-place AS (
-    SELECT COALESCE(
-        (SELECT id FROM {location} WHERE code = %(fulfilment)s),
-        (SELECT MIN(cl.location_id)
-         FROM {channel_location} cl
-         JOIN {allocation} a ON a.id = cl.allocation_id
-         JOIN {channel} ch ON ch.id = a.channel_id
-         WHERE ch.code = %(channel)s HAVING COUNT(*) = 1)
-    ) AS location_id
-),
-simple AS (
-    SELECT (SELECT location_id FROM place) IS NOT NULL
-           AND NOT EXISTS (
-               SELECT 1 FROM {bundle} bc WHERE bc.bundle_id IN (SELECT item_id FROM line))
-           AND (SELECT COUNT(DISTINCT item_id) = COUNT(item_id) FROM line) AS ok
-),
-locked AS (
-    SELECT p.id, p.item_id,
-           GREATEST(p.on_hand - p.reserved - p.damaged - p.quality_hold, 0) AS available
-    FROM {position} p
-    WHERE p.location_id = (SELECT location_id FROM place)
-      AND p.item_id IN (SELECT item_id FROM line) AND (SELECT ok FROM simple)
-      -- Nothing to take: no need to queue for the lock of a sold-out SKU's row.
-      AND p.on_hand - p.reserved - p.damaged - p.quality_hold > 0
-    ORDER BY p.id FOR UPDATE
-),
-take AS (
-    SELECT line.n, line.line_id, line.item_id, line.sku, line.quantity, locked.id AS position_id,
-           (SELECT location_id FROM place) AS location_id,
-           LEAST(line.quantity, COALESCE(locked.available, 0)) AS taken
-    FROM line LEFT JOIN locked ON locked.item_id = line.item_id
-    WHERE line.item_id IS NOT NULL AND (SELECT ok FROM simple)
-),
-moved AS (
-    UPDATE {position} p SET reserved = p.reserved + t.taken, updated_at = %(now)s
-    FROM take t WHERE p.id = t.position_id AND t.taken > 0
-),
-ledger AS (
-    INSERT INTO {movement} (
-        item_id, location_id, reason, on_hand, reserved, in_transit, damaged, quality_hold,
-        event_id, source, source_event_id, reference_type, reference_id, occurred_at,
-        recorded_at, correlation_id
-    )
-    SELECT item_id, location_id, 'reservation', 0, taken, 0, 0, 0, NULL, '', '',
-           'order', %(reference)s, %(now)s, %(now)s, %(correlation_id)s
-    FROM take WHERE taken > 0 ORDER BY n
-),
-marks AS (
-    INSERT INTO {dirty} (item_id, marked_at)
-    SELECT item_id, %(now)s::timestamptz FROM take WHERE taken > 0
-),
-held AS (
-    INSERT INTO {reservation} (
-        order_id, order_line_id, item_id, location_id, quantity, requested, status,
-        expires_at, created_at, closed_at, correlation_id
-    )
-    SELECT %(order)s, line_id, item_id, location_id, taken, quantity, 'active',
-           CASE WHEN %(unpaid)s THEN %(now)s::timestamptz + make_interval(mins => NULLIF((
-               SELECT a.reservation_ttl_minutes FROM {allocation} a
-               JOIN {channel} ch ON ch.id = a.channel_id WHERE ch.code = %(channel)s), 0))
-           END,
-           %(now)s, NULL, %(correlation_id)s
-    FROM take WHERE taken > 0 ORDER BY n
-    RETURNING id, order_line_id, item_id, location_id, quantity, requested, expires_at
-),
-short AS (
-    SELECT n, line_id, item_id, sku, quantity, quantity - taken AS missing
-    FROM take WHERE taken < quantity
-),
-backorders AS ({backorders})
-SELECT 'held', h.id, h.order_line_id, h.item_id, h.location_id, h.quantity, h.requested,
-       h.expires_at, NULL
-FROM held h
-UNION ALL
-SELECT 'unknown', NULL, line_id, NULL, NULL, NULL, NULL, NULL, sku FROM line WHERE item_id IS NULL
-UNION ALL
-SELECT 'general', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM simple WHERE NOT ok
-"""
 
 
 def _reserve_locked(
@@ -446,10 +269,6 @@ def _reserve_locked(
     return made, short
 
 
-def _label(payload: Mapping[str, Any]) -> str:
-    return f"{payload['channel']} order {payload.get('external_id', payload['order_id'])}"
-
-
 def _backorders_raise(
     payload: Mapping[str, Any],
     plan: Plan,
@@ -457,7 +276,7 @@ def _backorders_raise(
     correlation_id: str,
     now: datetime,
 ) -> None:
-    """The locked path's backorders; _BACKORDER_ROWS words them the same in SQL."""
+    """The locked path's backorders; `reserving` words them the same in SQL."""
     order_id = payload["order_id"]
     for need, missing in short:
         exception_raise(
@@ -473,7 +292,7 @@ def _backorders_raise(
             },
             object_type="order",
             object_id=order_id,
-            object_label=_label(payload),
+            object_label=label(payload),
             dedupe_key=f"backorder:{need.line_id}:{need.item_id}",
             correlation_id=correlation_id,
             now=now,
@@ -506,7 +325,7 @@ def _unknown_raise(
         object_type="order",
         object_id=order_id,
         dedupe_key=f"unknown_sku:{order_id}",
-        object_label=_label(payload),
+        object_label=label(payload),
         correlation_id=correlation_id,
         now=now,
     )

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from retailsync.events import subscribe
+from collections.abc import Sequence
+
+from retailsync.events import subscribe, subscribe_many
 from retailsync.models import DomainEvent
 
 from .backorders import backorders_recheck, backorders_wake
-from .reservations import order_release, order_reserve, order_ship
+from .reservations import order_release, order_ship, orders_reserve
+from .reserving import Accepted
 
 
-@subscribe("order.accepted")
-def reserve_accepted_order(event: DomainEvent) -> None:
-    order_reserve(payload=event.payload)
+@subscribe_many("order.accepted")
+def reserve_accepted_order(events: Sequence[DomainEvent]) -> None:
+    """A chunk of accepted orders at once, in the order they were accepted (one statement for
+    the simple ones: a hot SKU's position is updated once per chunk, not once per order)."""
+    orders_reserve(orders=[Accepted(e.payload, e.correlation_id) for e in events])
 
 
 @subscribe("order.shipped")

@@ -19,7 +19,13 @@ from django.utils import timezone
 from retailsync.correlation import ensure_correlation_id
 from retailsync.db import insert_new, insert_returning
 from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, Malformed, NotFound
-from retailsync.events import NewEvent, event_dispatched_at, events_record, events_relay_request
+from retailsync.events import (
+    NewEvent,
+    event_dispatched_at,
+    events_record,
+    events_relay_request,
+    lane_of,
+)
 from retailsync.models import Channel, ExceptionItem, InboundMessage
 from retailsync.parsers import json_loads
 from retailsync.services import (
@@ -191,6 +197,7 @@ def _order_receive_new(
             e.payload,
             correlation_id,
             now,
+            e.lane,
             event_dispatched_at(e.name, now),
         )
         # The statement puts in the ids it draws: the order's, and its lines'.
@@ -819,6 +826,7 @@ def _accepted_events(channel: Channel, saved: _Saved, c: CanonicalOrder) -> list
                     for line_id, line in zip(saved.line_ids, c.lines, strict=True)
                 ],
             },
+            lane=lane_of(line.sku for line in c.lines),
         )
     ]
 

@@ -71,6 +71,7 @@ EVENT_FIELDS = (
     "payload",
     "correlation_id",
     "created_at",
+    "lane",
     "dispatched_at",
 )
 # A sibling reference (tax lines' and discounts' "line", "shipping_line", "fee") and the row

@@ -1,48 +1,84 @@
 """Domain events through a transactional outbox.
 
 `events_record` writes events in the caller's transaction and, once that commits, asks for the
-relay: one Celery task that dispatches every event still waiting, in id order. The request is
+relay (`retailsync.relay`), a Celery task that dispatches what is waiting. The request is
 coalesced (`retailsync.coalesce`): while one waits in the broker, a commit asks for nothing more,
 so a writer pays one Redis round trip instead of publishing a task per transaction (building the
-Celery message was the single largest cost of ingesting an order). Each subscriber runs in its
-own transaction together with an `EventReceipt`, so a subscriber handles an event exactly once
-however often dispatch is retried. Subscribers are registered with `@subscribe("order.accepted")`
-in an app's `subscribers.py`, loaded at start-up.
+Celery message was the single largest cost of ingesting an order).
+
+Subscribers are registered in an app's `subscribers.py`, loaded at start-up: `@subscribe(name)`
+for a handler of one event, `@subscribe_many(name)` for one that takes a chunk of events at once
+(set-based work: one statement reserves a chunk of orders). Each subscriber's work is committed
+together with an `EventReceipt` per event, so it handles an event exactly once however often
+dispatch is retried.
+
+An event names its `lane`, what it contends for (an order's SKUs): the relay serves lanes in
+turn, so the backlog of one hot SKU never holds another SKU's orders behind it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .coalesce import task_request
-from .correlation import ensure_correlation_id, set_correlation_id
+from .correlation import ensure_correlation_id
 from .db import insert_returning, values_of
-from .models import DomainEvent, EventReceipt
+from .models import DomainEvent
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
-_subscribers: dict[str, dict[str, Handler]] = defaultdict(dict)
+ManyHandler = Callable[[Sequence[DomainEvent]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    key: str  # the receipts' name for it: module.qualname
+    handle: ManyHandler
+    many: bool  # takes a chunk at once; else `handle` gets one event at a time
+
+
+_subscribers: dict[str, dict[str, Subscriber]] = defaultdict(dict)
+
+
+def _register(name: str, handler: Callable[..., None], many: bool) -> None:
+    key = f"{handler.__module__}.{handler.__qualname__}"
+    handle: ManyHandler = handler if many else (lambda events: handler(events[0]))
+    _subscribers[name][key] = Subscriber(key, handle, many)
 
 
 def subscribe(name: str) -> Callable[[Handler], Handler]:
+    """A handler of one event at a time, each in its own transaction with its receipt."""
+
     def register(handler: Handler) -> Handler:
-        _subscribers[name][f"{handler.__module__}.{handler.__qualname__}"] = handler
+        _register(name, handler, many=False)
         return handler
 
     return register
 
 
-def subscribers_for(name: str) -> dict[str, Handler]:
+def subscribe_many(name: str) -> Callable[[ManyHandler], ManyHandler]:
+    """A handler of a chunk of events (in id order) at once, in one transaction with their
+    receipts. Each event carries its own correlation id, which the handler must use. If it
+    raises, the chunk is handed to it again one event at a time, so only the failing events
+    are left for the sweep."""
+
+    def register(handler: ManyHandler) -> ManyHandler:
+        _register(name, handler, many=True)
+        return handler
+
+    return register
+
+
+def subscribers_for(name: str) -> dict[str, Subscriber]:
     return dict(_subscribers.get(name, {}))
 
 
@@ -51,12 +87,24 @@ def event_dispatched_at(name: str, now: datetime) -> datetime | None:
     return None if subscribers_for(name) else now
 
 
+# DomainEvent.lane's length.
+LANE_LENGTH = 100
+
+
+def lane_of(keys: Iterable[str]) -> str:
+    """The lane of an event about these things (an order's SKUs): the same set, the same lane.
+    A long set is cut short; events that share a long prefix then share a lane, which only
+    means that they take turns with each other."""
+    return " ".join(sorted(set(keys)))[:LANE_LENGTH]
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     name: str
     aggregate_type: str
     aggregate_id: str | int
     payload: dict[str, Any]
+    lane: str = ""
 
 
 def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> list[DomainEvent]:
@@ -72,6 +120,7 @@ def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> li
             correlation_id=correlation_id,
             created_at=now,
             dispatched_at=event_dispatched_at(e.name, now),
+            lane=e.lane,
         )
         for e in events
     ]
@@ -93,6 +142,7 @@ _EVENT_FIELDS = (
     "correlation_id",
     "created_at",
     "dispatched_at",
+    "lane",
 )
 
 
@@ -117,89 +167,3 @@ def events_relay_request() -> None:
         task_request(events_relay)
     except Exception:  # the broker is down: the periodic sweep will pick them up
         logger.exception("could not ask for the event relay; the sweep will dispatch the events")
-
-
-def event_dispatch(*, event_id: int) -> int:
-    """Run every subscriber that has not yet handled this event. Returns how many ran now."""
-    event = DomainEvent.objects.filter(pk=event_id).first()
-    if event is None:
-        return 0
-    ran = _subscribers_run(event)
-    _dispatched([event.pk])
-    return ran
-
-
-def _subscribers_run(event: DomainEvent) -> int:
-    set_correlation_id(event.correlation_id)
-    ran = 0
-    for key, handler in subscribers_for(event.name).items():
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    EventReceipt.objects.create(
-                        event=event, subscriber=key, correlation_id=event.correlation_id
-                    )
-            except IntegrityError:
-                continue  # already handled: the receipt's unique constraint is the memory
-            handler(event)
-        ran += 1
-    return ran
-
-
-def _dispatched(event_ids: list[int]) -> None:
-    if event_ids:
-        DomainEvent.objects.filter(pk__in=event_ids, dispatched_at__isnull=True).update(
-            dispatched_at=timezone.now()
-        )
-
-
-# Events read per query by the relay; each is marked dispatched once its chunk is through.
-RELAY_CHUNK = 200
-# pg_advisory_lock key of the relay: "retailsync.events" as a number.
-RELAY_LOCK = 0x72657461696C_0001
-
-
-@contextmanager
-def _relay_lock() -> Iterator[None]:
-    """One relay at a time: a second run waits for the first, then finds only what is left, so
-    two runs never hand the same events to subscribers (their receipts would only make the
-    second a costlier no-op). SQLite (the demo) runs tasks in-process, one at a time."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [RELAY_LOCK])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [RELAY_LOCK])
-
-
-def events_dispatch_waiting(*, created_before: datetime | None = None) -> int:
-    """Dispatch every event not yet dispatched (created before `created_before`, if given), in id
-    order, a chunk at a time. Returns how many subscriber runs happened.
-
-    An event whose subscriber fails is logged and left waiting, for the sweep to try again; the
-    events after it are not held up. An event committed while this runs, with an id below one
-    already passed, asked for another run when it committed."""
-    ran = 0
-    after = 0
-    with _relay_lock():
-        while True:
-            waiting = DomainEvent.objects.filter(dispatched_at__isnull=True, pk__gt=after)
-            if created_before is not None:
-                waiting = waiting.filter(created_at__lt=created_before)
-            chunk = list(waiting.order_by("pk")[:RELAY_CHUNK])
-            if not chunk:
-                return ran
-            done = []
-            for event in chunk:
-                try:
-                    ran += _subscribers_run(event)
-                except Exception:
-                    logger.exception("dispatch of event %s failed; the sweep will retry", event.pk)
-                    continue
-                done.append(event.pk)
-            _dispatched(done)
-            after = chunk[-1].pk

@@ -153,12 +153,18 @@ class DomainEvent(models.Model):
     correlation_id = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # What the event contends for (an order's SKUs): the relay takes the oldest waiting event
+    # of every lane before the second of any, so a busy lane never holds the others back.
+    lane = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
             models.Index(fields=["aggregate_type", "aggregate_id"]),
             models.Index(
                 fields=["created_at"], name="event_undispatched", condition=Q(dispatched_at=None)
+            ),
+            models.Index(
+                fields=["lane", "id"], name="event_waiting_lane", condition=Q(dispatched_at=None)
             ),
         ]
 

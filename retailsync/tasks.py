@@ -6,19 +6,27 @@ from celery import shared_task
 from django.utils import timezone
 
 from .coalesce import task_drain
-from .events import event_dispatch, events_dispatch_waiting
+from .events import events_relay_request
+from .relay import RELAY_PACE, events_dispatch, events_dispatch_waiting
 
 
 @shared_task(acks_late=True)
 def events_relay() -> int:
-    """Dispatch every waiting event; asked for (coalesced) by commits that record some."""
-    return task_drain(events_relay, events_dispatch_waiting)
+    """Dispatch the waiting events; asked for (coalesced) by commits that record some. A run
+    that finds a full chunk asks for one more, so idle workers join in on a backlog; one that
+    finds a short chunk waits a moment for more (relay.RELAY_PACE)."""
+    if events_relay.request.is_eager:  # in-process (the demo): no one to ask, no one to wait for
+        return task_drain(events_relay, events_dispatch_waiting)
+    return task_drain(
+        events_relay,
+        lambda: events_dispatch_waiting(ask_for_help=events_relay_request, pace=RELAY_PACE),
+    )
 
 
-@shared_task(acks_late=True)
-def events_dispatch(*, event_ids: list[int]) -> int:
+@shared_task(acks_late=True, name="retailsync.tasks.events_dispatch")
+def events_dispatch_task(*, event_ids: list[int]) -> int:
     """Dispatch these events now (replay, or by hand); the relay does the ordinary work."""
-    return sum(event_dispatch(event_id=event_id) for event_id in event_ids)
+    return events_dispatch(event_ids=event_ids)
 
 
 @shared_task

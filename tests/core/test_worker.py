@@ -1,5 +1,6 @@
 """The outbox across a real Celery worker on Redis: events leave after commit through the relay,
-each subscriber handles each event once, and the correlation id rides along into the worker."""
+each subscriber handles each event once, and the correlation id rides along into the worker.
+Runs side by side: tests/core/test_relay.py; a hot SKU's backlog: tests/inventory/test_dispatch.py."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from django.db import connection
 from retailsync import coalesce, events
 from retailsync.celery import app as celery_app
 from retailsync.correlation import get_correlation_id
-from retailsync.events import event_dispatch
 from retailsync.models import DomainEvent, EventReceipt
+from retailsync.relay import events_dispatch
 from retailsync.tasks import events_relay
 from tests.conftest import wait_for
 from tests.orders.payloads import canonical_order
@@ -56,7 +57,7 @@ def test_dispatching_an_event_again_does_not_run_a_subscriber_twice(subscriber, 
     wait_for(lambda: EventReceipt.objects.filter(subscriber=subscriber).exists())
     event = DomainEvent.objects.get(name="order.accepted")
 
-    assert event_dispatch(event_id=event.pk) == 0
+    assert events_dispatch(event_ids=[event.pk]) == 0
     celery_app.send_task("retailsync.tasks.events_dispatch", kwargs={"event_ids": [event.pk]})
     time.sleep(1.0)
 
@@ -82,37 +83,6 @@ def test_many_orders_committed_are_all_dispatched_by_the_relay_each_subscriber_o
     assert EventReceipt.objects.filter(subscriber=subscriber).count() == 40
     for key in events.subscribers_for("order.accepted"):
         assert EventReceipt.objects.filter(subscriber=key).count() == 40
-
-
-def test_a_relay_run_waits_for_the_one_running_and_then_does_what_is_left(subscriber, channel):
-    """Two runs at once never hand the same events out twice: the second waits on the lock."""
-    for n in range(5):
-        channel.post_order(canonical_order(external_id=f"LOCK-{n}"))
-    DomainEvent.objects.update(dispatched_at=None)
-    EventReceipt.objects.all().delete()
-    seen.clear()
-    results: list[int] = []
-
-    def second_run() -> None:
-        try:
-            results.append(events.events_dispatch_waiting())
-        finally:
-            connection.close()
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [events.RELAY_LOCK])
-    thread = threading.Thread(target=second_run)
-    thread.start()
-    time.sleep(0.5)
-    assert seen == []  # still waiting for the "running" relay
-    first = events.events_dispatch_waiting()  # the lock is held by this session: re-entrant
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [events.RELAY_LOCK])
-    thread.join(10)
-
-    assert first == 5 * len(events.subscribers_for("order.accepted"))
-    assert results == [0]
-    assert len(seen) == 5
 
 
 def test_a_commit_soon_after_its_process_asked_skips_asking_and_the_run_still_dispatches_it(

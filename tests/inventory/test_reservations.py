@@ -164,11 +164,11 @@ def test_an_order_for_an_unknown_sku_is_accepted_with_an_exception(shop):
 
 
 def test_the_same_event_dispatched_twice_reserves_once(shop):
-    from retailsync.events import event_dispatch
     from retailsync.models import DomainEvent
+    from retailsync.relay import events_dispatch
 
     accept(shop, order("A10", [("TEE", 1)]))
-    event_dispatch(event_id=DomainEvent.objects.get(name="order.accepted").pk)
+    events_dispatch(event_ids=[DomainEvent.objects.get(name="order.accepted").pk])
 
     assert position("TEE", "WH1")["reserved"] == 1
 
