@@ -26,7 +26,7 @@ from .models import (
 from .roles import ROLES, user_roles
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Records that are history: looked at, never edited."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -43,7 +43,7 @@ def _is_admin(request: HttpRequest) -> bool:
     return "admin" in user_roles(request.user)
 
 
-class AdminRoleOnly(admin.ModelAdmin):
+class AdminRoleOnly(admin.ModelAdmin[Any]):
     """Configuration and credentials (roles.ADMIN_ONLY_MODELS): the admin role changes them,
     other roles may only look, and nobody deletes them: deactivate or revoke instead."""
 
@@ -63,7 +63,7 @@ class LegalEntityAdmin(AdminRoleOnly):
     search_fields = ["code", "name"]
 
 
-class ChannelForm(forms.ModelForm):
+class ChannelForm(forms.ModelForm[Channel]):
     """The webhook secret is write-only, like a token: the form never carries the stored value."""
 
     new_webhook_secret = forms.CharField(
@@ -222,7 +222,7 @@ class EventReceiptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ExceptionItem)
-class ExceptionItemAdmin(admin.ModelAdmin):
+class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
     list_display = ["pk", "kind", "reason", "object_label", "status", "occurrences", "created_at"]
     list_filter = ["status", "kind", "channel"]
     search_fields = ["reason", "=correlation_id", "object_label"]
@@ -242,7 +242,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class RoleUserAdmin(UserAdmin):
+class RoleUserAdmin(UserAdmin[Any]):
     list_display = ["username", "role", "email", "is_active", "last_login"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:

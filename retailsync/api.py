@@ -21,7 +21,7 @@ from .serializers import StrictSerializer
 from .services import exception_close
 
 
-class ExceptionFilter(django_filters.FilterSet):
+class ExceptionFilter(django_filters.FilterSet):  # type: ignore[misc]  # no types shipped
     status = django_filters.ChoiceFilter(choices=ExceptionItem.Status.choices)
     kind = django_filters.CharFilter(label="Kind")
     channel = django_filters.CharFilter(field_name="channel__code", label="Channel")
@@ -37,7 +37,7 @@ class ExceptionFilter(django_filters.FilterSet):
         return queryset.filter(age_bucket_filter(value, timezone.now()))
 
 
-class ExceptionOutput(serializers.ModelSerializer):
+class ExceptionOutput(serializers.ModelSerializer[ExceptionItem]):
     age = serializers.SerializerMethodField(help_text="Seconds since it was raised.")
     object = serializers.SerializerMethodField()
     channel: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
@@ -74,7 +74,7 @@ class ExceptionOutput(serializers.ModelSerializer):
         return {"type": obj.object_type, "id": obj.object_id, "label": obj.object_label}
 
 
-class ExceptionListApi(generics.ListAPIView):
+class ExceptionListApi(generics.ListAPIView[ExceptionItem]):
     serializer_class = ExceptionOutput
     filterset_class = ExceptionFilter
     queryset = ExceptionItem.objects.select_related("channel", "resolved_by").order_by(
@@ -113,7 +113,7 @@ def close_outcome(item: ExceptionItem) -> str:
     return f"exception {item.pk} ({item.kind}) {item.status}{said}"
 
 
-class TraceEntryOutput(serializers.Serializer):
+class TraceEntryOutput(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
     kind = serializers.CharField()
     title = serializers.CharField()

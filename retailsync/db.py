@@ -183,7 +183,7 @@ def _attnames(model: type[models.Model], fields: tuple[str, ...]) -> tuple[str, 
     return tuple(meta.get_field(name).attname for name in fields)
 
 
-class AnyOf(Lookup):
+class AnyOf(Lookup[Any]):
     """`column = ANY(%s)` with the values as one array parameter (SQLite: one JSON text).
 
     `__in` sends one parameter per value, and PostgreSQL refuses a statement with more than

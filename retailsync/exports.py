@@ -44,12 +44,12 @@ def formula_safe_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
     return safe
 
 
-class SafeCSV(base_formats.CSV):
+class SafeCSV(base_formats.CSV):  # type: ignore[misc]  # import-export has no types
     def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> Any:
         return super().export_data(formula_safe_dataset(dataset), **kwargs)
 
 
-class SafeXLSX(base_formats.XLSX):
+class SafeXLSX(base_formats.XLSX):  # type: ignore[misc]  # import-export has no types
     def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> Any:
         return super().export_data(formula_safe_dataset(dataset), **kwargs)
 

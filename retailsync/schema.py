@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 
-class StaffTokenScheme(OpenApiAuthenticationExtension):
+class StaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "retailsync.auth.StaffTokenAuthentication"
     name = "staffToken"
 
@@ -22,7 +22,7 @@ class StaffTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class ChannelOrStaffTokenScheme(OpenApiAuthenticationExtension):
+class ChannelOrStaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "retailsync.auth.ChannelOrStaffTokenAuthentication"
     name = "channelOrStaffToken"
 

@@ -13,7 +13,7 @@ from typing import Any
 from rest_framework import serializers
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer[Any]):
     """Every input serializer's base: unknown keys are a validation error each, by name."""
 
     def to_internal_value(self, data: Any) -> Any:

@@ -372,7 +372,7 @@ def exception_close(
             raise Conflict(f"exception {item.pk} is {locked.status} already")
         locked.status = status
         locked.resolution = resolution
-        locked.resolved_by = user  # type: ignore[assignment]
+        locked.resolved_by = user
         locked.resolved_at = now or timezone.now()
         locked.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
     return locked

@@ -43,7 +43,7 @@ def client_ip(request: HttpRequest) -> str:
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        hops: list[str] = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
             return hops[-min(proxies, len(hops))]
     return str(request.META.get("REMOTE_ADDR", ""))
@@ -95,7 +95,7 @@ def token_failure_record(request: HttpRequest) -> None:
         cache.add(count_key, 1, timeout=TOKEN_FAILURE_WINDOW)
 
 
-class LoginLockoutBackend(AxesStandaloneBackend):
+class LoginLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]  # axes has no types
     """django-axes on every login made over HTTP: /login/ and /admin/login/ pass their request.
     A login without one (a shell's `authenticate()`, the test client's `login()`) has no address
     to count and goes on to the next backend, as it would without axes."""

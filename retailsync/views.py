@@ -30,7 +30,8 @@ def staff_required(view: Any) -> Any:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not user_roles(request.user):
             return render(request, "no_role.html", status=403)
-        return view(request, *args, **kwargs)
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
