@@ -34,7 +34,6 @@ from retailsync.services import exception_close, exception_raise
 from .models import BundleComponent, Item, Location, Position, Reservation, StockMovement
 from .reservations import (
     _RESERVATION_FIELDS,
-    UNPAID,
     Need,
     Plan,
     Take,
@@ -241,7 +240,7 @@ def _fill(ids: list[int], stocked: set[tuple[int, int]], now: datetime) -> int:
                 continue
             expires_at = (
                 now + timedelta(minutes=plan.ttl_minutes)
-                if plan.ttl_minutes and order.channel_status in UNPAID
+                if plan.ttl_minutes and order.payment_state == Order.PaymentState.UNPAID
                 else None
             )
             for take in takes:

@@ -1,11 +1,20 @@
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from retailsync.admin import ReadOnlyAdmin
 
 from .models import Order, OrderChange, OrderLine, Payment, Shipment, TaxLine
 
+if TYPE_CHECKING:  # Django's admin classes are generic only in their stubs
+    _LineInline = admin.TabularInline[OrderLine, Order]
+    _TaxInline = admin.TabularInline[TaxLine, Order]
+    _PaymentInline = admin.TabularInline[Payment, Order]
+else:
+    _LineInline = _TaxInline = _PaymentInline = admin.TabularInline
 
-class LineInline(admin.TabularInline):
+
+class LineInline(_LineInline):
     model = OrderLine
     extra = 0
     can_delete = False
@@ -24,7 +33,7 @@ class LineInline(admin.TabularInline):
     readonly_fields = fields  # type: ignore[assignment]
 
 
-class TaxInline(admin.TabularInline):
+class TaxInline(_TaxInline):
     model = TaxLine
     extra = 0
     can_delete = False
@@ -32,7 +41,7 @@ class TaxInline(admin.TabularInline):
     readonly_fields = fields  # type: ignore[assignment]
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(_PaymentInline):
     model = Payment
     extra = 0
     can_delete = False

@@ -6,16 +6,35 @@ stays in `metadata`; the raw message stays in the inbound store.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from retailsync.models import Channel, InboundMessage, LegalEntity
 
+from .adapters.base import PAID, UNPAID
 
-def Amount(**kwargs):  # type: ignore[no-untyped-def]  # noqa: N802  (a field factory)
-    return models.DecimalField(max_digits=19, decimal_places=4, **kwargs)
+_Settable = str | float | Decimal | Combinable
+
+
+def Amount(  # noqa: N802  (a field factory)
+    *, default: int | None = None, help_text: str = ""
+) -> models.DecimalField[_Settable, Decimal]:
+    """An amount in the row's currency."""
+    if default is None:
+        return models.DecimalField(max_digits=19, decimal_places=4, help_text=help_text)
+    return models.DecimalField(
+        max_digits=19, decimal_places=4, default=default, help_text=help_text
+    )
+
+
+def OptionalAmount() -> models.DecimalField[_Settable | None, Decimal | None]:  # noqa: N802
+    """An amount the channel may not give."""
+    return models.DecimalField(max_digits=19, decimal_places=4, null=True, blank=True)
 
 
 class Order(models.Model):
@@ -25,6 +44,13 @@ class Order(models.Model):
         SHIPPED = "shipped"
         CANCELLED = "cancelled"
 
+    class PaymentState(models.TextChoices):
+        """What inventory needs to know of payment, whatever the channel calls its statuses (its
+        adapter reads them): an unpaid order's reservations may expire."""
+
+        PAID = PAID
+        UNPAID = UNPAID
+
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(max_length=64)
     order_number = models.CharField(max_length=64, blank=True)
@@ -32,6 +58,9 @@ class Order(models.Model):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACCEPTED)
     channel_status = models.CharField(max_length=40, blank=True)
+    payment_state = models.CharField(
+        max_length=8, choices=PaymentState.choices, default=PaymentState.PAID
+    )
     placed_at = models.DateTimeField()
     source_updated_at = models.DateTimeField(null=True, blank=True)
     prices_include_tax = models.BooleanField(default=False)
@@ -200,8 +229,8 @@ class Payment(models.Model):
     reference = models.CharField(max_length=200, blank=True, db_index=True)
     currency = models.CharField(max_length=3)
     amount = Amount()
-    authorized_amount = Amount(null=True, blank=True)
-    captured_amount = Amount(null=True, blank=True)
+    authorized_amount = OptionalAmount()
+    captured_amount = OptionalAmount()
     metadata = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
 

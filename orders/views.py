@@ -6,12 +6,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from retailsync.models import InboundMessage
 from retailsync.selectors import trace_timeline
 from retailsync.views import staff_required
 
-from .api import OrderFilter, orders_with_details
 from .models import Order
+from .selectors import OrderFilter, order_raw_messages, orders_with_details
 
 
 @staff_required
@@ -37,13 +36,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(orders_with_details(), pk=pk)
-    raw_messages = InboundMessage.objects.filter(
-        pk__in={
-            order.inbound_message_id,
-            *order.changes.values_list("inbound_message_id", flat=True),
-        }
-        - {None}
-    ).order_by("pk")
+    raw_messages = order_raw_messages(order)
     return render(
         request,
         "orders/detail.html",

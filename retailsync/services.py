@@ -18,35 +18,8 @@ from .db import insert_returning, values_of
 from .errors import BusinessRuleViolation, Conflict, TooLarge
 from .models import Channel, ExceptionItem, InboundMessage, LegalEntity
 from .money import is_currency
+from .registry import message_headers_for
 from .roles import ROLES, roles_ensure
-
-# Headers worth keeping with a message: delivery ids, topics, signatures' presence, versions.
-KEPT_HEADERS = (
-    "Content-Type",
-    "User-Agent",
-    "X-Correlation-ID",
-    "X-Shopify-Topic",
-    "X-Shopify-Shop-Domain",
-    "X-Shopify-API-Version",
-    "X-Shopify-Webhook-Id",
-    "X-Shopify-Event-Id",
-    "X-Shopify-Triggered-At",
-    "X-Shopify-Hmac-Sha256",
-    "X-WC-Webhook-Topic",
-    "X-WC-Webhook-Delivery-ID",
-    "X-WC-Webhook-Source",
-    "X-Square-Hmacsha256-Signature",
-    "X-Message-Id",
-    "Idempotency-Key",
-)
-# The channel's delivery/event id, in order of preference (formats.md §1, §7).
-MESSAGE_ID_HEADERS = (
-    "X-Shopify-Webhook-Id",
-    "X-Shopify-Event-Id",
-    "X-WC-Webhook-Delivery-ID",
-    "X-Message-Id",
-    "Idempotency-Key",
-)
 
 
 def legal_entity_get_or_create(*, code: str, currency: str) -> LegalEntity:
@@ -124,11 +97,17 @@ def inbound_message_store(
     body: bytes,
     headers: Mapping[str, str],
     correlation_id: str,
+    now: datetime | None = None,
 ) -> InboundMessage:
     """Keep the raw body before anything reads it. Committed on its own, so it survives whatever
     happens next. A redelivery (same channel message id) is kept too, linked to the first."""
     message = inbound_message_new(
-        channel=channel, kind=kind, body=body, headers=headers, correlation_id=correlation_id
+        channel=channel,
+        kind=kind,
+        body=body,
+        headers=headers,
+        correlation_id=correlation_id,
+        now=now,
     )
     if message.message_id:
         message.duplicate_of = (
@@ -153,25 +132,25 @@ def inbound_message_new(
     body: bytes,
     headers: Mapping[str, str],
     correlation_id: str,
+    now: datetime | None = None,
 ) -> InboundMessage:
-    """A message as received, not saved yet and not linked to an earlier delivery."""
+    """A message as received, not saved yet and not linked to an earlier delivery. Which
+    headers identify it and which are kept, its channel's source said at start-up."""
+    known = message_headers_for(channel.source)
     # One pass over what was sent, rather than a case-insensitive lookup per header we know.
     given = {name.lower(): value for name, value in headers.items()}
+    kept = known.kept
     return InboundMessage(
         channel=channel,
         kind=kind,
-        message_id=next((given[h] for h in _MESSAGE_ID if given.get(h)), "")[:128],
-        topic=given.get("x-shopify-topic") or given.get("x-wc-webhook-topic") or "",
+        message_id=next((given[h] for h in known.message_id if given.get(h)), "")[:128],
+        topic=next((given[h] for h in known.topic if given.get(h)), ""),
         body=body,
         content_type=given.get("content-type", "")[:100],
-        headers={_KEPT[name]: value[:500] for name, value in given.items() if name in _KEPT},
+        headers={kept[name]: value[:500] for name, value in given.items() if name in kept},
         correlation_id=correlation_id,
-        received_at=timezone.now(),
+        received_at=now or timezone.now(),
     )
-
-
-_KEPT = {name.lower(): name for name in KEPT_HEADERS}
-_MESSAGE_ID = [name.lower() for name in MESSAGE_ID_HEADERS]
 
 
 _MESSAGE_FIELDS = (

@@ -86,10 +86,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI from our own static files: /api/docs/ offline
     "import_export",
     "retailsync.apps.CoreConfig",
-    "orders",
+    "orders.apps.OrdersConfig",
     "inventory.apps.InventoryConfig",
     "settlements",
-    "returns",
+    "returns.apps.ReturnsConfig",
     "journals",
 ]
 

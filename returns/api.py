@@ -14,20 +14,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.adapters.base import MalformedPayload
 from orders.api import amount
-from orders.services import parse_json
 from retailsync.auth import channel_authenticate, role_required
-from retailsync.errors import DomainError, FieldError, Malformed
+from retailsync.errors import FieldError, Malformed
 from retailsync.schema import ERRORS
 from retailsync.serializers import StrictSerializer
-from retailsync.services import exception_raise, inbound_message_finish, inbound_message_store
+from retailsync.services import inbound_message_store
 
 from . import services
-from .adapters.refunds import PARSERS
-from .channel_refunds import channel_refund_record
 from .models import Return, ReturnLine, ReturnReceipt
 from .quote import jurisdiction_of, refund_quote
+from .refund_messages import channel_refund_message_process, refund_parser_for
 from .rules import STAFF, actor_of, policy_for, refusal
 
 Staff = role_required(*STAFF)
@@ -313,9 +310,7 @@ class ChannelRefundApi(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         channel = channel_authenticate(request._request, code)
-        parse = PARSERS.get(channel.source)
-        if parse is None:
-            raise Malformed(f"{channel.source} channels do not report refunds here")
+        refund_parser_for(channel)  # a source that reports no refunds: 400, nothing kept
         message = inbound_message_store(
             channel=channel,
             kind="refund",
@@ -323,28 +318,7 @@ class ChannelRefundApi(APIView):
             headers=request.headers,
             correlation_id=request._request.correlation_id,  # type: ignore[attr-defined]
         )
-        try:
-            refund = parse(parse_json(request._request.body))
-            ret, created = channel_refund_record(channel_code=channel.code, refund=refund)
-        except (MalformedPayload, DomainError) as exc:
-            errors = exc.errors if isinstance(exc, MalformedPayload | DomainError) else []
-            inbound_message_finish(message, status="rejected", errors=[e.as_dict() for e in errors])
-            exception_raise(
-                kind="refund_rejected",
-                reason="; ".join(e.message for e in errors)[:2000],
-                details={"errors": [e.as_dict() for e in errors]},
-                object_type="inbound_message",
-                object_id=message.pk,
-                object_label=f"{channel.code} refund message {message.pk}",
-                channel=channel,
-                correlation_id=message.correlation_id,
-            )
-            if isinstance(exc, MalformedPayload):
-                raise Malformed(exc.errors) from None
-            raise
-        inbound_message_finish(
-            message, status="processed" if created else "duplicate", result={"return": ret.pk}
-        )
+        ret, created = channel_refund_message_process(message=message)
         return Response(
             ReturnOutput(returns_with_details().get(pk=ret.pk)).data, status=201 if created else 200
         )

@@ -1,10 +1,13 @@
-"""Source adapters: one module per channel format, each exposing `parse(payload, headers)`."""
+"""Source adapters: one module per channel format, each exposing `parse(payload, headers)` and
+`DELIVERIES` (how that source's deliveries say what they are)."""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import import_module
+from types import ModuleType
 
-from .base import Adapter
+from .base import Adapter, Deliveries
 
 # Channel.source -> module in this package.
 SOURCES = {
@@ -17,6 +20,16 @@ SOURCES = {
 }
 
 
+@cache
+def _module(source: str) -> ModuleType:
+    return import_module(f"{__name__}.{SOURCES[source]}")
+
+
 def adapter_for(source: str) -> Adapter:
-    module = import_module(f"{__name__}.{SOURCES[source]}")
-    return module.parse  # type: ignore[no-any-return]
+    parse: Adapter = _module(source).parse
+    return parse
+
+
+def deliveries_for(source: str) -> Deliveries:
+    deliveries: Deliveries = _module(source).DELIVERIES
+    return deliveries

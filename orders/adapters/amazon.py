@@ -17,6 +17,7 @@ from retailsync.money import AMOUNT_PLACES
 from .base import (
     ZERO,
     CanonicalOrder,
+    Deliveries,
     DiscountAllocation,
     Fee,
     Line,
@@ -24,9 +25,12 @@ from .base import (
     Reader,
     ShippingLine,
     TaxLine,
-    leftovers,
-    mask_email,
+    payment_state,
 )
+from .personal import leftovers, mask_email
+
+# `OrderStatus` while payment is not yet authorized (formats.md §2).
+UNPAID = frozenset({"Pending"})
 
 MAPPED = {
     "AmazonOrderId",
@@ -133,6 +137,7 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     order.prices_include_tax = _prices_include_tax(order, marketplace)
     order.payments = _payments(r, order_data, order, currency)
     order.customer_email, order.customer_ref = mask_email(_email(order_data))
+    order.payment_state = payment_state(order.channel_status, UNPAID)
     r.finish()
     return order
 
@@ -328,3 +333,6 @@ def _payments(
             )
         )
     return payments
+
+
+DELIVERIES = Deliveries()

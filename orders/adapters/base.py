@@ -7,12 +7,15 @@ up, known currencies, positive quantities, SKUs present) are checked later, in
 `orders.validation`, the same way for every source.
 
 Amounts are in the order's currency, as the channel sent them, not rounded.
+
+Everything else that is one channel's knowledge is said by its module's `DELIVERIES`:
+which headers of its deliveries identify a message, whether a body is a ping rather than an
+order, and (in `parse`) which of its statuses mean the order is not paid yet.
 """
 
 from __future__ import annotations
 
 import builtins
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +26,10 @@ from retailsync.errors import FieldError
 from retailsync.money import from_minor, parse_amount
 
 ZERO = Decimal(0)
+
+# The canonical payment state of an order (`CanonicalOrder.payment_state`): inventory lets the
+# reservations of an unpaid order expire, whatever the channel calls that state.
+PAID, UNPAID = "paid", "unpaid"
 
 
 class MalformedPayload(Exception):
@@ -135,6 +142,7 @@ class CanonicalOrder:
     # (an Amazon order while Pending).
     channel_total: Decimal | None = None
     channel_status: str = ""
+    payment_state: str = PAID  # PAID or UNPAID, as the adapter reads the channel's status
     cancelled: bool = False
     source_updated_at: datetime | None = None
     fulfilment_location: str = ""
@@ -335,64 +343,32 @@ def parse_datetime(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def mask_email(email: str) -> tuple[str, str]:
-    """(masked, reference): `j***@example.com` for people, a stable hash for matching."""
-    email = email.strip().lower()
-    if not email or "@" not in email:
-        return "", ""
-    local, _, domain = email.partition("@")
-    masked = f"{local[:1]}***@{domain}"
-    return masked, hashlib.sha256(email.encode()).hexdigest()[:16]
-
-
-# Fields that identify a person: kept in the raw message store only, never in channel metadata.
-PERSONAL_FIELDS = frozenset(
-    {
-        "email",
-        "contact_email",
-        "customer_email",
-        "phone",
-        "customer",
-        "billing_address",
-        "shipping_address",
-        "billing",
-        "shipping",
-        "BuyerInfo",
-        "ShippingAddress",
-        "DefaultShipFromLocationAddress",
-        "browser_ip",
-        "client_details",
-        "customer_firstname",
-        "customer_lastname",
-        "addresses",
-        "customer_ip_address",
-        "customer_user_agent",
-        "buyer_email_address",
-        "recipient",
-    }
-)
-
-
-def leftovers(
-    data: Mapping[str, Any], mapped: set[str], personal: frozenset[str] = PERSONAL_FIELDS
-) -> dict[str, Any]:
-    """What the canonical model has no field for, minus personal data at any depth: channel
-    metadata."""
-    return {
-        k: without_personal(v, personal)
-        for k, v in data.items()
-        if k not in mapped and k not in personal
-    }
-
-
-def without_personal(value: Any, personal: frozenset[str] = PERSONAL_FIELDS) -> Any:
-    if isinstance(value, Mapping):
-        return {k: without_personal(v, personal) for k, v in value.items() if k not in personal}
-    if isinstance(value, list):
-        return [without_personal(v, personal) for v in value]
-    return value
+def payment_state(channel_status: str, unpaid: frozenset[str]) -> str:
+    """UNPAID when the channel's status is one of its `unpaid` statuses, else PAID."""
+    return UNPAID if channel_status in unpaid else PAID
 
 
 __all__ = ["FieldError"]  # adapters report problems in the core's error vocabulary
 
 Adapter = Callable[[Any, Mapping[str, str]], CanonicalOrder]
+
+
+def never_a_ping(content_type: str, body: bytes) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Deliveries:
+    """How one source's deliveries say what they are (its adapter module's `DELIVERIES`).
+
+    The integration core stores every delivery before anything reads it and names no channel:
+    the headers here are what it is told, at start-up, to read a source's message id (the
+    first present wins; the core's generic `X-Message-Id` and `Idempotency-Key` come after)
+    and topic from, and to keep with the message.
+    """
+
+    message_id_headers: tuple[builtins.str, ...] = ()
+    topic_headers: tuple[builtins.str, ...] = ()
+    kept_headers: tuple[builtins.str, ...] = ()
+    # (content type, body) -> True for a delivery that only checks the endpoint answers.
+    is_ping: Callable[[builtins.str, bytes], bool] = never_a_ping

@@ -7,15 +7,19 @@ from typing import Any
 
 from .base import (
     CanonicalOrder,
+    Deliveries,
     DiscountAllocation,
     Line,
     Payment,
     Reader,
     ShippingLine,
     TaxLine,
-    leftovers,
-    mask_email,
+    payment_state,
 )
+from .personal import leftovers, mask_email
+
+# Our own format carries what any sender calls an unpaid order: every name above.
+UNPAID = frozenset({"pending", "Pending", "authorized", "on-hold", "pending_payment"})
 
 MAPPED = {
     "external_id",
@@ -130,5 +134,9 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     order.customer_email, order.customer_ref = mask_email(
         r.str(payload, "customer_email", "customer_email", required=False)
     )
+    order.payment_state = payment_state(order.channel_status, UNPAID)
     r.finish()
     return order
+
+
+DELIVERIES = Deliveries()

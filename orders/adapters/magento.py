@@ -27,17 +27,20 @@ from typing import Any, NamedTuple
 from retailsync.money import allocate, is_currency
 
 from .base import (
-    PERSONAL_FIELDS,
     CanonicalOrder,
+    Deliveries,
     DiscountAllocation,
     Line,
     Payment,
     Reader,
     ShippingLine,
     TaxLine,
-    leftovers,
-    mask_email,
+    payment_state,
 )
+from .personal import PERSONAL_FIELDS, leftovers, mask_email
+
+# Statuses of orders not invoiced yet: new, or waiting for the payment provider.
+UNPAID = frozenset({"pending", "pending_payment"})
 
 MAPPED = {
     "entity_id",
@@ -273,5 +276,9 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     order.customer_email, order.customer_ref = mask_email(
         r.str(payload, "customer_email", "customer_email", required=False)
     )
+    order.payment_state = payment_state(order.channel_status, UNPAID)
     r.finish()
     return order
+
+
+DELIVERIES = Deliveries()

@@ -16,6 +16,7 @@ from retailsync.money import allocate, is_currency, quantize
 from .base import (
     ZERO,
     CanonicalOrder,
+    Deliveries,
     DiscountAllocation,
     Fee,
     Line,
@@ -23,9 +24,12 @@ from .base import (
     Reader,
     ShippingLine,
     TaxLine,
-    leftovers,
-    mask_email,
+    payment_state,
 )
+from .personal import leftovers, mask_email
+
+# `financial_status` values before the money is taken (formats.md §1).
+UNPAID = frozenset({"pending", "authorized"})
 
 MAPPED = {
     "id",
@@ -133,6 +137,7 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         metadata=metadata,
     )
     order.customer_email, order.customer_ref = mask_email(_email(payload))
+    order.payment_state = payment_state(order.channel_status, UNPAID)
     r.finish()
     return order
 
@@ -393,3 +398,15 @@ def _cents(currency: str) -> str:
 
 def _text(value: Any) -> str:
     return "" if value is None or isinstance(value, bool) else str(value)
+
+
+DELIVERIES = Deliveries(
+    message_id_headers=("X-Shopify-Webhook-Id", "X-Shopify-Event-Id"),
+    topic_headers=("X-Shopify-Topic",),
+    kept_headers=(
+        "X-Shopify-Shop-Domain",
+        "X-Shopify-API-Version",
+        "X-Shopify-Triggered-At",
+        "X-Shopify-Hmac-Sha256",
+    ),
+)

@@ -25,14 +25,19 @@ from retailsync.money import is_currency
 from .base import (
     ZERO,
     CanonicalOrder,
+    Deliveries,
     DiscountAllocation,
     Fee,
     Line,
     Payment,
     Reader,
     TaxLine,
-    leftovers,
+    payment_state,
 )
+from .personal import leftovers
+
+# Square's order states (OPEN, COMPLETED, CANCELED, DRAFT) say nothing of payment.
+UNPAID = frozenset[str]()
 
 MAPPED = {
     "id",
@@ -273,5 +278,9 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         metadata=leftovers(payload, MAPPED),
     )
     order.cancelled = order.channel_status == "CANCELED"
+    order.payment_state = payment_state(order.channel_status, UNPAID)
     r.finish()
     return order
+
+
+DELIVERIES = Deliveries(kept_headers=("X-Square-Hmacsha256-Signature",))

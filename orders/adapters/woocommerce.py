@@ -26,9 +26,9 @@ from typing import Any
 from retailsync.money import AMOUNT_PLACES, allocate, is_currency
 
 from .base import (
-    PERSONAL_FIELDS,
     ZERO,
     CanonicalOrder,
+    Deliveries,
     DiscountAllocation,
     Fee,
     Line,
@@ -36,9 +36,12 @@ from .base import (
     Reader,
     ShippingLine,
     TaxLine,
-    leftovers,
-    mask_email,
+    payment_state,
 )
+from .personal import PERSONAL_FIELDS, leftovers, mask_email
+
+# Order statuses before payment: awaiting it, or held until it is confirmed.
+UNPAID = frozenset({"pending", "on-hold"})
 
 MAPPED = {
     "id",
@@ -261,5 +264,21 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     order.customer_email, order.customer_ref = mask_email(
         r.str(billing, "email", "billing.email", required=False)
     )
+    order.payment_state = payment_state(order.channel_status, UNPAID)
     r.finish()
     return order
+
+
+def is_ping(content_type: str, body: bytes) -> bool:
+    """WooCommerce pings a new webhook with a form body `webhook_id=N`: it only wants a 200."""
+    return content_type.startswith("application/x-www-form-urlencoded") and body.startswith(
+        b"webhook_id="
+    )
+
+
+DELIVERIES = Deliveries(
+    message_id_headers=("X-WC-Webhook-Delivery-ID",),
+    topic_headers=("X-WC-Webhook-Topic",),
+    kept_headers=("X-WC-Webhook-Source",),
+    is_ping=is_ping,
+)

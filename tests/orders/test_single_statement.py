@@ -1,6 +1,7 @@
-"""A new single order is written in one statement (orders/single.py); what it stores must be
-exactly what the general, one-statement-per-table path stores for the same delivery: the order,
-every detail row and what it points at, the accepted event, the inbound message and its status.
+"""A new single order is written in one statement (orders/services/insert_one.py); what it
+stores must be exactly what the general, one-statement-per-table path stores for the same
+delivery: the order, every detail row and what it points at, the accepted event, the inbound
+message and its status.
 
 Each case posts the same payload to two channels of the same source: once as it runs, and once
 with the one-statement path turned off, then compares everything stored, ids aside."""
@@ -17,8 +18,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import services
 from orders.models import Order
+from orders.services import receive as services
 from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
 from tests.conftest import fixture_bytes
 from tests.orders.payloads import canonical_order

@@ -33,7 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from retailsync.db import values_of
 from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
 
-from .models import DiscountAllocation, Order, OrderFee, OrderLine, Payment, ShippingLine, TaxLine
+from ..models import DiscountAllocation, Order, OrderFee, OrderLine, Payment, ShippingLine, TaxLine
 
 # The document's row sets and their tables. Every field list given for a child starts with
 # "order", which the statement fills in; tax lines and discounts give their "line",
@@ -255,7 +255,8 @@ def _execute_prepared(sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | 
 
     with db.execute_wrapper(execute), db.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()  # type: ignore[no-any-return]
+        row: tuple[Any, ...] | None = cursor.fetchone()
+        return row
 
 
 class _Encoder(DjangoJSONEncoder):

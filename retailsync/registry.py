@@ -1,0 +1,83 @@
+"""What the domain apps plug into the core, each from its `AppConfig.ready()`.
+
+The core imports no domain app, so it is told at start-up what it must know of them:
+- the processor of each kind of stored inbound message (`order`, `order_batch`, `refund`, ...),
+  which replay runs a message through again, from its stored bytes;
+- for each channel source, the headers of its deliveries that identify a message (the
+  channel's delivery or event id, its topic) and the others worth keeping with it. The core
+  itself knows only the generic ones, which any source may send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .models import InboundMessage
+
+
+class Processor(Protocol):
+    """Runs one stored message through its app's pipeline, as a live delivery would have, and
+    says in a line what came of it. A refusal is a `DomainError` (or a rejected status)."""
+
+    def __call__(self, *, message: InboundMessage, now: datetime) -> str: ...
+
+
+_processors: dict[str, Processor] = {}
+
+
+def register_processor(kind: str, processor: Processor) -> None:
+    _processors[kind] = processor
+
+
+def processor_for(kind: str) -> Processor | None:
+    return _processors.get(kind)
+
+
+# Any source: a generic delivery id (preferred after the source's own), and what is kept.
+GENERIC_MESSAGE_ID_HEADERS = ("X-Message-Id", "Idempotency-Key")
+GENERIC_KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Correlation-ID")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHeaders:
+    """Header names in lower case, as a delivery's headers are looked up."""
+
+    message_id: tuple[str, ...]  # the first present wins
+    topic: tuple[str, ...]  # the first present wins
+    kept: dict[str, str]  # lower case -> as spelled in the stored message
+
+
+def _message_headers(
+    message_id: Iterable[str] = (), topic: Iterable[str] = (), kept: Iterable[str] = ()
+) -> MessageHeaders:
+    ids = [*message_id, *GENERIC_MESSAGE_ID_HEADERS]
+    topics = list(topic)
+    return MessageHeaders(
+        message_id=tuple(name.lower() for name in ids),
+        topic=tuple(name.lower() for name in topics),
+        kept={name.lower(): name for name in [*GENERIC_KEPT_HEADERS, *ids, *topics, *kept]},
+    )
+
+
+_GENERIC = _message_headers()
+_headers: dict[str, MessageHeaders] = {}
+
+
+def register_message_headers(
+    source: str,
+    *,
+    message_id: Iterable[str] = (),
+    topic: Iterable[str] = (),
+    kept: Iterable[str] = (),
+) -> None:
+    """The headers that identify a delivery from channels of `source` (their preferred id
+    first), and the others worth keeping with it."""
+    _headers[source] = _message_headers(message_id, topic, kept)
+
+
+def message_headers_for(source: str) -> MessageHeaders:
+    return _headers.get(source, _GENERIC)
