@@ -411,7 +411,7 @@ def database_recreate(url: str) -> None:
 
 
 def celery_queue_drop(broker_url: str, *, bindings: bool = True) -> int:
-    """Delete the bench's Celery queue and its "waiting" flags (retailsync.coalesce); returns
+    """Delete the bench's Celery queue and its "waiting" flags (retailsync.core.coalesce); returns
     how many tasks it held. Without the flags the next commit asks for the relay, as on a live
     system after the worker took the last request. `bindings=False` keeps the queue's routing,
     for workers that go on consuming it. Only Redis brokers are handled."""
@@ -426,7 +426,7 @@ def celery_queue_drop(broker_url: str, *, bindings: bool = True) -> int:
         client.delete(
             CELERY_QUEUE,
             *(routing if bindings else []),
-            # retailsync.coalesce's flag names: retailsync:waiting:<queue>:<task name>
+            # retailsync.core.coalesce's flag names: retailsync:waiting:<queue>:<task name>
             *client.scan_iter(match=f"retailsync:waiting:{CELERY_QUEUE}:*"),
         )
     finally:

@@ -692,8 +692,8 @@ def hot_orders(sku: str, on_hand: int, orders: int, channel_code: str) -> list[d
     (ingested in-process as canonical JSON): the `order.accepted` payloads, in order."""
     from inventory.services import EventInput, item_upsert, stock_events_apply
     from orders.services import orders_ingest
-    from retailsync.models import Channel, DomainEvent
-    from retailsync.services import channel_create
+    from retailsync.core.models import Channel, DomainEvent
+    from retailsync.core.services import channel_create
 
     item_upsert(sku=sku)
     stamp = datetime.fromisoformat(OCCURRED_AT)
@@ -874,7 +874,7 @@ def hot_problems(sku: str, on_hand: int, payloads: Sequence[dict[str, Any]]) -> 
     from django.db.models import F, Sum
 
     from inventory.models import Position, Reservation, StockMovement
-    from retailsync.models import ExceptionItem
+    from retailsync.core.models import ExceptionItem
 
     requested = sum(line["quantity"] for p in payloads for line in p["lines"])
     order_ids = {p["order_id"] for p in payloads}
@@ -1139,7 +1139,7 @@ def refresh_flow(url: str, skus: int, profile_top: int = 0) -> RefreshOutcome:
     from inventory.availability import availability_refresh_all
     from inventory.models import AvailabilityDirty, Item, Location
     from inventory.services import allocation_set
-    from retailsync.services import channel_create
+    from retailsync.core.services import channel_create
 
     setup_began = time.perf_counter()
     copy_rows(

@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from retailsync.services import channel_create
+    from retailsync.core.services import channel_create
 
     code = f"prof-{uuid.uuid4().hex[:8]}"
     _, token = channel_create(code=code, source="canonical")

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retailsync.parsers import DecimalJSONParser
+from retailsync.core.parsers import DecimalJSONParser
 
 
 class EchoApi(APIView):

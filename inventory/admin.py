@@ -7,9 +7,9 @@ from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 from import_export.widgets import ForeignKeyWidget
 
-from retailsync.admin import ReadOnlyAdmin
-from retailsync.models import LegalEntity
-from retailsync.webhooks import webhook_url_problems
+from retailsync.core.admin import ReadOnlyAdmin
+from retailsync.core.models import LegalEntity
+from retailsync.core.webhooks import webhook_url_problems
 
 from .models import (
     BundleComponent,

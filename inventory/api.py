@@ -14,18 +14,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retailsync.audit import audit_note
-from retailsync.auth import (
+from retailsync.core.audit import audit_note
+from retailsync.core.auth import (
     ChannelOrStaffTokenAuthentication,
     ChannelTokenOrRole,
     request_channel,
     role_required,
 )
-from retailsync.errors import FieldError, Malformed, NotFound
-from retailsync.guards import BIGINT_MAX, query_int
-from retailsync.models import Channel
-from retailsync.schema import ERRORS
-from retailsync.serializers import StrictSerializer
+from retailsync.core.errors import FieldError, Malformed, NotFound
+from retailsync.core.guards import BIGINT_MAX, query_int
+from retailsync.core.models import Channel
+from retailsync.core.schema import ERRORS
+from retailsync.core.serializers import StrictSerializer
 
 from .availability import availability_feed
 from .models import EventBatch, Item, Location, Position

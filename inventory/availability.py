@@ -25,11 +25,11 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from retailsync.correlation import ensure_correlation_id
-from retailsync.db import any_of, insert_returning, update_rows
-from retailsync.models import Channel
-from retailsync.publish import task_publish
-from retailsync.webhooks import (
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.db import any_of, insert_returning, update_rows
+from retailsync.core.models import Channel
+from retailsync.core.publish import task_publish
+from retailsync.core.webhooks import (
     SIGNATURE_HEADER,
     webhook_opener,
     webhook_signature,

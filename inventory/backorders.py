@@ -25,11 +25,11 @@ from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from orders.models import Order, OrderLine
-from retailsync.coalesce import task_request
-from retailsync.correlation import ensure_correlation_id
-from retailsync.db import insert_returning, values_of
-from retailsync.models import ExceptionItem
-from retailsync.services import exception_close, exception_raise
+from retailsync.core.coalesce import task_request
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.db import insert_returning, values_of
+from retailsync.core.models import ExceptionItem
+from retailsync.core.services import exception_close, exception_raise
 
 from .models import BundleComponent, Item, Location, Position, Reservation, StockMovement
 from .reservations import (

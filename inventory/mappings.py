@@ -16,8 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from retailsync.models import Channel, ExceptionItem
-from retailsync.services import exception_close, exception_raise
+from retailsync.core.models import Channel, ExceptionItem
+from retailsync.core.services import exception_close, exception_raise
 
 from .models import ChannelLocationMapping, Location
 from .services import EventInput, stock_events_apply

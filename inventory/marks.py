@@ -16,8 +16,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Max, Min
 
-from retailsync.db import any_of
-from retailsync.services import exception_raise, exception_resolve_open
+from retailsync.core.db import any_of
+from retailsync.core.services import exception_raise, exception_resolve_open
 
 from .models import AvailabilityDirty
 

@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from orders.models import Order, OrderLine
-from retailsync.models import Channel, LegalEntity
+from retailsync.core.models import Channel, LegalEntity
 
 
 class Location(models.Model):
@@ -214,7 +214,7 @@ class ChannelAllocation(models.Model):
         null=True, blank=True, help_text="Unpaid orders' reservations expire after this."
     )
     webhook_url = models.URLField(blank=True, help_text="Push availability changes here.")
-    # Signs every push (retailsync.webhooks). Shown once, when issued; kept to sign with.
+    # Signs every push (retailsync.core.webhooks). Shown once, when issued; kept to sign with.
     webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 

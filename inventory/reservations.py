@@ -14,9 +14,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from retailsync.correlation import ensure_correlation_id
-from retailsync.db import insert_returning, values_of
-from retailsync.services import exception_raise
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.db import insert_returning, values_of
+from retailsync.core.services import exception_raise
 
 from .models import (
     Location,

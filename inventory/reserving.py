@@ -26,8 +26,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from retailsync.models import Channel
-from retailsync.services import exception_upsert_sql
+from retailsync.core.models import Channel
+from retailsync.core.services import exception_upsert_sql
 
 from .models import (
     AvailabilityDirty,

@@ -17,15 +17,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from retailsync.coalesce import task_request
-from retailsync.correlation import ensure_correlation_id
-from retailsync.db import insert_returning, update_rows, values_of
-from retailsync.errors import BusinessRuleViolation, FieldError
-from retailsync.events import event_record
-from retailsync.models import Channel, LegalEntity
-from retailsync.publish import task_publish
-from retailsync.services import exception_raise
-from retailsync.webhooks import webhook_secret_new, webhook_url_problems
+from retailsync.core.coalesce import task_request
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.db import insert_returning, update_rows, values_of
+from retailsync.core.errors import BusinessRuleViolation, FieldError
+from retailsync.core.events import event_record
+from retailsync.core.models import Channel, LegalEntity
+from retailsync.core.publish import task_publish
+from retailsync.core.services import exception_raise
+from retailsync.core.webhooks import webhook_secret_new, webhook_url_problems
 
 from .models import (
     AvailabilityDirty,

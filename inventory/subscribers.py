@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retailsync.events import subscribe, subscribe_many
-from retailsync.models import DomainEvent
+from retailsync.core.events import subscribe, subscribe_many
+from retailsync.core.models import DomainEvent
 
 from .backorders import backorders_recheck, backorders_wake
 from .reservations import order_release, order_ship, orders_reserve

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from retailsync.coalesce import task_drain
+from retailsync.core.coalesce import task_drain
 
 from .availability import (
     DeliveryFailed,
@@ -56,7 +56,7 @@ def backorders_fill_task() -> int:
 
 @shared_task
 def event_batch_run_task(*, batch_id: int) -> str:
-    from retailsync.correlation import set_correlation_id
+    from retailsync.core.correlation import set_correlation_id
 
     from .models import EventBatch
     from .services import event_batch_run

@@ -8,8 +8,8 @@ from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from retailsync.models import Channel
-from retailsync.views import staff_required
+from retailsync.core.models import Channel
+from retailsync.core.views import staff_required
 
 from .models import ChannelAllocation, ChannelAvailability, Item, Location, Position, Reservation
 

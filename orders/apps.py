@@ -7,7 +7,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         """Tell the core what it must know of orders and names nowhere itself: how each source's
         deliveries identify themselves, and what runs an order message again on replay."""
-        from retailsync.registry import register_message_headers, register_processor
+        from retailsync.core.registry import register_message_headers, register_processor
 
         from .adapters import SOURCES, deliveries_for
         from .services import order_message_replay

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from retailsync.errors import BusinessRuleViolation
+from retailsync.core.errors import BusinessRuleViolation
 
 from .models import OrderLine
 

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
-from retailsync.models import Channel, InboundMessage, LegalEntity
+from retailsync.core.models import Channel, InboundMessage, LegalEntity
 
 from .adapters.base import PAID, UNPAID
 

@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
-from retailsync.models import InboundMessage
+from retailsync.core.models import InboundMessage
 
 from .models import Order, OrderLine, Shipment, TaxLine
 

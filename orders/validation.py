@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from retailsync.errors import FieldError
-from retailsync.money import is_currency, minor_unit
+from retailsync.core.errors import FieldError
+from retailsync.core.money import is_currency, minor_unit
 
 from .adapters.base import CanonicalOrder
 

@@ -6,8 +6,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from retailsync.selectors import trace_timeline
-from retailsync.views import staff_required
+from retailsync.core.selectors import trace_timeline
+from retailsync.core.views import staff_required
 
 from .models import Order
 from .selectors import OrderFilter, order_raw_messages, orders_with_details

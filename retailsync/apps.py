@@ -1,13 +1,10 @@
 from django.apps import AppConfig
 
 
-class CoreConfig(AppConfig):
-    name = "retailsync"
-    label = "core"
-    verbose_name = "Integration core"
+class RootConfig(AppConfig):
+    """The composition root as an app only so that its commands (`seed_demo`) are found: it has
+    no models. It may import every app; no app imports it."""
 
-    def ready(self) -> None:
-        from . import (
-            roles,  # noqa: F401  (registers the post_migrate hook that creates groups)
-            schema,  # noqa: F401  (OpenAPI auth extensions)
-        )
+    name = "retailsync"
+    label = "retailsync"
+    verbose_name = "retailsync"

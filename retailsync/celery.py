@@ -17,7 +17,7 @@ app.autodiscover_tasks(
 
 @signals.before_task_publish.connect
 def _send_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    from .correlation import get_correlation_id
+    from .core.correlation import get_correlation_id
 
     if headers is not None and "correlation_id" not in headers:
         headers["correlation_id"] = get_correlation_id()
@@ -25,7 +25,7 @@ def _send_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> Non
 
 @signals.task_prerun.connect
 def _receive_correlation_id(task: Any = None, **_: Any) -> None:
-    from .correlation import set_correlation_id
+    from .core.correlation import set_correlation_id
 
     # An eager task runs inside its caller and already has the caller's id.
     correlation_id = getattr(task.request, "correlation_id", None)

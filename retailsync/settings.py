@@ -85,7 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI from our own static files: /api/docs/ offline
     "import_export",
-    "retailsync.apps.CoreConfig",
+    "retailsync.core.apps.CoreConfig",
+    "retailsync.apps.RootConfig",  # the composition root: the demo loader's command
     "orders.apps.OrdersConfig",
     "inventory.apps.InventoryConfig",
     "settlements",
@@ -94,7 +95,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "retailsync.correlation.CorrelationIdMiddleware",
+    "retailsync.core.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -104,8 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Before anything reads a path or query: NUL in either is a 400, not a database error.
-    "retailsync.guards.NulGuardMiddleware",
-    "retailsync.audit.AuditMiddleware",
+    "retailsync.core.guards.NulGuardMiddleware",
+    "retailsync.core.audit.AuditMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -167,14 +168,14 @@ STORAGES = {
 }
 
 # What a page told the person after a write is the outcome its audit record gives.
-MESSAGE_STORAGE = "retailsync.audit.AuditedMessageStorage"
+MESSAGE_STORAGE = "retailsync.core.audit.AuditedMessageStorage"
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
 # --- Request bodies ---------------------------------------------------------------------
-# Each endpoint answers 413 to a body over its limit, before reading it (retailsync.parsers).
+# Each endpoint answers 413 to a body over its limit, before reading it (retailsync.core.parsers).
 # A batch of 500 orders of 5 KB each (2.5 MB) is legal; so is 500 orders of 16 KB.
 RETAILSYNC_ORDER_BODY_MAX = env_int("ORDER_BODY_MAX_BYTES", 1024 * 1024)
 RETAILSYNC_BATCH_BODY_MAX = env_int("BATCH_BODY_MAX_BYTES", 8 * 1024 * 1024)
@@ -188,18 +189,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "retailsync.auth.StaffTokenAuthentication",
+        "retailsync.core.auth.StaffTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["retailsync.auth.IsStaff"],
+    "DEFAULT_PERMISSION_CLASSES": ["retailsync.core.auth.IsStaff"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["retailsync.parsers.DecimalJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["retailsync.core.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # limit (1-500, default 50) and offset; anything else is a 400 (retailsync/pagination.py).
-    "DEFAULT_PAGINATION_CLASS": "retailsync.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "retailsync.core.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "retailsync.errors.exception_handler",
+    "EXCEPTION_HANDLER": "retailsync.core.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
@@ -230,14 +231,14 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
     # Read at request time (drf-spectacular fixes its own setting when its views are imported).
-    "SERVE_PERMISSIONS": ["retailsync.auth.ApiDocsAccess"],
+    "SERVE_PERMISSIONS": ["retailsync.core.auth.ApiDocsAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Every operation declares the error answers every endpoint can give (retailsync/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "retailsync.schema.declare_common_errors",
+        "retailsync.core.schema.declare_common_errors",
     ],
 }
 
@@ -261,7 +262,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "retailsync")
 CELERY_BEAT_SCHEDULE = {
-    "dispatch-stragglers": {"task": "retailsync.tasks.events_dispatch_pending", "schedule": 30.0},
+    "dispatch-stragglers": {
+        "task": "retailsync.core.tasks.events_dispatch_pending",
+        "schedule": 30.0,
+    },
     "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
     "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
     "sweep-inventory": {"task": "inventory.tasks.inventory_sweep_task", "schedule": 60.0},
@@ -270,10 +274,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- exports ---------------------------------------------------------------------------------
-# Every CSV/XLSX export quotes text that a spreadsheet would run as a formula (retailsync.exports).
+# Every CSV/XLSX export quotes text that a spreadsheet would run as a formula (retailsync.core.exports).
 from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
 
-from retailsync.exports import SafeCSV, SafeXLSX  # noqa: E402
+from retailsync.core.exports import SafeCSV, SafeXLSX  # noqa: E402
 
 IMPORT_FORMATS = [CSV, XLSX]
 EXPORT_FORMATS = [SafeCSV, SafeXLSX]
@@ -281,7 +285,7 @@ EXPORT_FORMATS = [SafeCSV, SafeXLSX]
 # --- retailsync -----------------------------------------------------------------------------
 # Webhook retries older than this are not trusted to replace newer state.
 RETAILSYNC_BATCH_MAX = 500
-# Webhook receivers exempt from "https and public addresses only" (retailsync.webhooks).
+# Webhook receivers exempt from "https and public addresses only" (retailsync.core.webhooks).
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 # The channels' availability feed lagging further behind the stock than this (the oldest stock
 # change still waiting for the refresh) is queued as an `availability_lag` exception.
@@ -289,7 +293,7 @@ AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECO
 
 # --- Access: login lockout, token guessing, and the cache that counts them --------------------
 # The cache: Redis in a deployment (CACHE_URL, else the Redis broker's URL), so every web process
-# counts failed token authentications together (retailsync.throttle); local memory in the demo.
+# counts failed token authentications together (retailsync.core.throttle); local memory in the demo.
 CACHE_URL = os.environ.get("CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
@@ -313,7 +317,7 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # page. An admin unlocks early by deleting the attempt (Admin → Axes → Access attempts) or with
 # `manage.py axes_reset_username USERNAME`.
 AUTHENTICATION_BACKENDS = [
-    "retailsync.throttle.LoginLockoutBackend",  # django-axes' backend, for logins over HTTP
+    "retailsync.core.throttle.LoginLockoutBackend",  # django-axes' backend, for logins over HTTP
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
@@ -321,13 +325,13 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "retailsync.throttle.client_ip"
+AXES_CLIENT_IP_CALLABLE = "retailsync.core.throttle.client_ip"
 AXES_VERBOSE = False  # no start-up banner on every manage.py command; lockouts are still logged
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "retailsync.correlation.CorrelationIdFilter"}},
+    "filters": {"correlation": {"()": "retailsync.core.correlation.CorrelationIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}
     },

@@ -11,7 +11,9 @@ from returns import api as returns_api
 from returns import api_transitions as returns_transitions
 from returns import views as returns_views
 
-from . import api, guards, views
+from . import views
+from .core import api, guards
+from .core import views as core_views
 
 # Under /api/ every answer is JSON in API.md's error shape, also where no endpoint matched.
 handler400 = guards.bad_request
@@ -87,9 +89,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
-    path("exceptions/", views.exception_queue, name="exception-queue"),
-    path("exceptions/<int:pk>/close", views.exception_close_form, name="exception-close"),
-    path("trace/<str:correlation_id>/", views.trace_page, name="trace-page"),
+    path("exceptions/", core_views.exception_queue, name="exception-queue"),
+    path("exceptions/<int:pk>/close", core_views.exception_close_form, name="exception-close"),
+    path("trace/<str:correlation_id>/", core_views.trace_page, name="trace-page"),
     path("orders/", orders_views.order_list, name="order-list-page"),
     path("stock/", inventory_views.stock, name="stock-page"),
     path("stock/<str:sku>/", inventory_views.item_ledger, name="item-ledger"),

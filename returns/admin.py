@@ -2,7 +2,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib import admin
 
-from retailsync.admin import ReadOnlyAdmin
+from retailsync.core.admin import ReadOnlyAdmin
 
 from .models import (
     RefundPayment,

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.api import amount
-from retailsync.auth import channel_authenticate, role_required
-from retailsync.errors import FieldError, Malformed
-from retailsync.schema import ERRORS
-from retailsync.serializers import StrictSerializer
-from retailsync.services import inbound_message_store
+from retailsync.core.auth import channel_authenticate, role_required
+from retailsync.core.errors import FieldError, Malformed
+from retailsync.core.schema import ERRORS
+from retailsync.core.serializers import StrictSerializer
+from retailsync.core.services import inbound_message_store
 
 from . import services
 from .models import Return, ReturnLine, ReturnReceipt

@@ -15,10 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retailsync.audit import audit_note
-from retailsync.auth import role_required
-from retailsync.schema import ERRORS
-from retailsync.serializers import StrictSerializer
+from retailsync.core.audit import audit_note
+from retailsync.core.auth import role_required
+from retailsync.core.schema import ERRORS
+from retailsync.core.serializers import StrictSerializer
 
 from . import services
 from .api import (

@@ -6,7 +6,7 @@ class ReturnsConfig(AppConfig):
 
     def ready(self) -> None:
         """Tell the core what runs a stored channel refund message again on replay."""
-        from retailsync.registry import register_processor
+        from retailsync.core.registry import register_processor
 
         from .refund_messages import channel_refund_message_replay
 

@@ -24,8 +24,8 @@ from inventory.mappings import Restock, channel_restock
 from orders.models import Order, OrderLine
 from orders.models import TaxLine as OrderTaxLine
 from orders.services import LineRequest, order_cancel
-from retailsync.errors import BusinessRuleViolation
-from retailsync.services import exception_raise
+from retailsync.core.errors import BusinessRuleViolation
+from retailsync.core.services import exception_raise
 
 from .models import Return, ReturnLine, ReturnReceipt
 from .quote import ZERO, _share, refund_quote

@@ -13,7 +13,7 @@ from django.utils import timezone
 from inventory.models import Location
 from orders.models import Amount, Order, OrderLine, Payment
 from orders.models import TaxLine as OrderTaxLine
-from retailsync.models import Channel
+from retailsync.core.models import Channel
 
 
 class ReturnPolicy(models.Model):

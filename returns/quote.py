@@ -16,7 +16,7 @@ from django.db.models import Sum
 
 from orders.models import Order
 from orders.models import TaxLine as OrderTaxLine
-from retailsync.money import quantize
+from retailsync.core.money import quantize
 
 from .models import Return, ReturnLine, ReturnPolicy
 from .rules import policy_for

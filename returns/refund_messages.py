@@ -10,9 +10,9 @@ from typing import Any
 
 from orders.adapters.base import MalformedPayload
 from orders.services import parse_json
-from retailsync.errors import DomainError, Malformed
-from retailsync.models import Channel, InboundMessage
-from retailsync.services import exception_raise, inbound_message_finish
+from retailsync.core.errors import DomainError, Malformed
+from retailsync.core.models import Channel, InboundMessage
+from retailsync.core.services import exception_raise, inbound_message_finish
 
 from .adapters.refunds import PARSERS
 from .channel_refunds import ChannelRefund, channel_refund_record

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from django.contrib.auth.models import AnonymousUser, User
 
 from orders.models import Order
-from retailsync.roles import has_role
+from retailsync.core.roles import has_role
 
 from .models import Return, ReturnLine, ReturnPolicy
 

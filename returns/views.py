@@ -17,11 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from inventory.models import Location
-from retailsync.audit import audit_note
-from retailsync.errors import DomainError
-from retailsync.roles import has_role
-from retailsync.templatetags.money import money
-from retailsync.views import staff_required
+from retailsync.core.audit import audit_note
+from retailsync.core.errors import DomainError
+from retailsync.core.roles import has_role
+from retailsync.core.templatetags.money import money
+from retailsync.core.views import staff_required
 
 from . import services
 from .api import returns_with_details, transition_outcome

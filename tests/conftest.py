@@ -15,11 +15,11 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from retailsync.auth import token_issue
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import requests_forget
-from retailsync.models import Channel
-from retailsync.services import user_create
+from retailsync.core.auth import token_issue
+from retailsync.core.coalesce import requests_forget
+from retailsync.core.models import Channel
+from retailsync.core.services import user_create
 from tests.factories import ChannelFactory
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -54,7 +54,7 @@ def _eager_tasks() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _no_guesses_counted() -> None:
     """Failed token authentications are counted per address in the real Redis cache
-    (retailsync.throttle), which outlives a test: every test starts with none counted."""
+    (retailsync.core.throttle), which outlives a test: every test starts with none counted."""
     cache = settings.CACHES["default"]
     if "redis" not in cache["BACKEND"].lower():
         return

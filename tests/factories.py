@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import factory
 
-from retailsync.models import Channel, LegalEntity
+from retailsync.core.models import Channel, LegalEntity
 
 
 class LegalEntityFactory(factory.django.DjangoModelFactory):

@@ -16,7 +16,7 @@ from django.core.management import call_command
 
 from inventory.models import ChannelAvailability, Reservation
 from orders.models import Order
-from retailsync.models import Channel, ExceptionItem
+from retailsync.core.models import Channel, ExceptionItem
 from returns.models import Return
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from retailsync.services import channel_create, user_create
+from retailsync.core.services import channel_create, user_create
 from tests.orders.payloads import canonical_order
 
 pytestmark = [pytest.mark.serve, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Context, Decimal
 from typing import Any
 
-from retailsync.money import AMOUNT_PLACES
+from retailsync.core.money import AMOUNT_PLACES
 
 from .base import (
     ZERO,

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from retailsync.errors import FieldError
-from retailsync.money import from_minor, parse_amount
+from retailsync.core.errors import FieldError
+from retailsync.core.money import from_minor, parse_amount
 
 ZERO = Decimal(0)
 

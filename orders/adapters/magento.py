@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from retailsync.money import allocate, is_currency
+from retailsync.core.money import allocate, is_currency
 
 from .base import (
     CanonicalOrder,

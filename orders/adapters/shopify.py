@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from retailsync.money import allocate, is_currency, quantize
+from retailsync.core.money import allocate, is_currency, quantize
 
 from .base import (
     ZERO,

@@ -20,7 +20,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from retailsync.money import is_currency
+from retailsync.core.money import is_currency
 
 from .base import (
     ZERO,

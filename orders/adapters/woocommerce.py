@@ -23,7 +23,7 @@ from dataclasses import replace
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
-from retailsync.money import AMOUNT_PLACES, allocate, is_currency
+from retailsync.core.money import AMOUNT_PLACES, allocate, is_currency
 
 from .base import (
     ZERO,

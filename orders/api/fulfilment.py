@@ -13,14 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retailsync.audit import audit_channel
-from retailsync.auth import ChannelOrStaffTokenAuthentication, ChannelTokenOrRole, request_channel
-from retailsync.errors import NotFound
-from retailsync.models import InboundMessage
-from retailsync.parsers import body_size
-from retailsync.schema import ERRORS
-from retailsync.serializers import StrictSerializer
-from retailsync.services import inbound_message_answered, inbound_message_store
+from retailsync.core.audit import audit_channel
+from retailsync.core.auth import (
+    ChannelOrStaffTokenAuthentication,
+    ChannelTokenOrRole,
+    request_channel,
+)
+from retailsync.core.errors import NotFound
+from retailsync.core.models import InboundMessage
+from retailsync.core.parsers import body_size
+from retailsync.core.schema import ERRORS
+from retailsync.core.serializers import StrictSerializer
+from retailsync.core.services import inbound_message_answered, inbound_message_store
 
 from ..selectors import order_channel_id, orders_with_details
 from ..services import LineRequest, order_cancel, shipment_create

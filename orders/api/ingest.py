@@ -12,12 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retailsync.auth import channel_authenticate
-from retailsync.errors import TooLarge, error_body
-from retailsync.models import Channel, InboundMessage
-from retailsync.parsers import body_size
-from retailsync.schema import ERRORS
-from retailsync.services import inbound_message_too_large
+from retailsync.core.auth import channel_authenticate
+from retailsync.core.errors import TooLarge, error_body
+from retailsync.core.models import Channel, InboundMessage
+from retailsync.core.parsers import body_size
+from retailsync.core.schema import ERRORS
+from retailsync.core.services import inbound_message_too_large
 
 from ..adapters import deliveries_for
 from ..selectors import order_status

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import generics, serializers
 
-from retailsync.money import quantize
+from retailsync.core.money import quantize
 
 from ..models import Order, Shipment
 from ..selectors import OrderFilter, orders_with_details

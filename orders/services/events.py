@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from retailsync.events import NewEvent, lane_of
-from retailsync.models import Channel
+from retailsync.core.events import NewEvent, lane_of
+from retailsync.core.models import Channel
 
 from ..adapters.base import CanonicalOrder
 from ..models import Order, OrderLine

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from retailsync.correlation import ensure_correlation_id
-from retailsync.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
-from retailsync.events import NewEvent, events_record
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
+from retailsync.core.events import NewEvent, events_record
 
 from ..models import Order, OrderChange, OrderLine, Shipment, ShipmentLine
 from .events import cancelled_event, line_event_data

@@ -14,10 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from retailsync.correlation import ensure_correlation_id
-from retailsync.errors import FieldError
-from retailsync.events import NewEvent, events_record
-from retailsync.models import Channel, InboundMessage
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.errors import FieldError
+from retailsync.core.events import NewEvent, events_record
+from retailsync.core.models import Channel, InboundMessage
 
 from ..adapters import adapter_for
 from ..adapters.base import Adapter, MalformedPayload

@@ -30,8 +30,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
-from retailsync.db import values_of
-from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
+from retailsync.core.db import values_of
+from retailsync.core.models import DomainEvent, ExceptionItem, InboundMessage
 
 from ..models import DiscountAllocation, Order, OrderFee, OrderLine, Payment, ShippingLine, TaxLine
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from retailsync.errors import FieldError
-from retailsync.models import Channel, ExceptionItem, InboundMessage
-from retailsync.services import exception_raise
+from retailsync.core.errors import FieldError
+from retailsync.core.models import Channel, ExceptionItem, InboundMessage
+from retailsync.core.services import exception_raise
 
 CREATED, DUPLICATE, UPDATED, REJECTED = "created", "duplicate", "updated", "rejected"
 RESOLVED_ON_ACCEPT = "accepted on a later delivery or replay"

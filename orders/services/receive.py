@@ -17,11 +17,11 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from retailsync.errors import FieldError, Malformed
-from retailsync.events import event_dispatched_at, events_relay_request
-from retailsync.models import Channel, InboundMessage
-from retailsync.parsers import json_loads
-from retailsync.services import (
+from retailsync.core.errors import FieldError, Malformed
+from retailsync.core.events import event_dispatched_at, events_relay_request
+from retailsync.core.models import Channel, InboundMessage
+from retailsync.core.parsers import json_loads
+from retailsync.core.services import (
     exception_raise,
     inbound_message_finish,
     inbound_message_new,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from retailsync.db import insert_new, insert_returning
-from retailsync.models import Channel, InboundMessage
+from retailsync.core.db import insert_new, insert_returning
+from retailsync.core.models import Channel, InboundMessage
 
 from ..adapters.base import CanonicalOrder
 from ..adapters.base import TaxLine as CanonicalTaxLine

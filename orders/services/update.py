@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import transaction
 
-from retailsync.errors import BusinessRuleViolation, FieldError
-from retailsync.events import NewEvent
-from retailsync.models import Channel, InboundMessage
+from retailsync.core.errors import BusinessRuleViolation, FieldError
+from retailsync.core.events import NewEvent
+from retailsync.core.models import Channel, InboundMessage
 
 from ..adapters.base import CanonicalOrder
 from ..models import (

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.lines import order_lines_returned_add
-from retailsync.errors import BusinessRuleViolation
+from retailsync.core.errors import BusinessRuleViolation
 
 from ..models import Return
 from ..rules import REFUND_ON_AUTHORIZATION, becomes, policy_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from orders.services import orders_ingest
-from retailsync.errors import BusinessRuleViolation, FieldError
+from retailsync.core.errors import BusinessRuleViolation, FieldError
 
 from ..models import Return
 

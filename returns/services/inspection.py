@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.services import EventInput
-from retailsync.errors import BusinessRuleViolation
+from retailsync.core.errors import BusinessRuleViolation
 
 from ..models import Return, ReturnLine, ReturnReceipt
 from ..rules import NEXT_STATUS

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.services import EventInput
-from retailsync.errors import BusinessRuleViolation
-from retailsync.events import NewEvent, events_record
+from retailsync.core.errors import BusinessRuleViolation
+from retailsync.core.events import NewEvent, events_record
 
 from ..models import RefundPayment, Return, ReturnLine, ReturnReceipt
 from ..rules import needs_inspection, policy_for

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from orders.models import Payment
 from orders.models import TaxLine as OrderTaxLine
-from retailsync.errors import BusinessRuleViolation, Conflict
-from retailsync.events import NewEvent, events_record
-from retailsync.money import quantize
+from retailsync.core.errors import BusinessRuleViolation, Conflict
+from retailsync.core.events import NewEvent, events_record
+from retailsync.core.money import quantize
 
 from ..models import RefundPayment, Return, ReturnLine, ReturnTaxReversal
 from ..quote import RefundQuote, jurisdiction_of, refund_quote

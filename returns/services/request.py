@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from orders.lines import ReturnedBeyondShipped, order_lines_returned_add
 from orders.models import Order, OrderLine, Shipment
-from retailsync.correlation import ensure_correlation_id
-from retailsync.errors import BusinessRuleViolation, FieldError
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.errors import BusinessRuleViolation, FieldError
 
 from ..models import Return, ReturnLine, ReturnPolicy
 from ..rules import policy_for

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from inventory.models import Location
 from inventory.services import EventInput, stock_events_apply
-from retailsync.errors import BusinessRuleViolation, FieldError
+from retailsync.core.errors import BusinessRuleViolation, FieldError
 
 from ..models import Return
 

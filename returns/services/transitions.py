@@ -8,8 +8,8 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 
-from retailsync.correlation import ensure_correlation_id
-from retailsync.errors import Conflict, NotFound
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.errors import Conflict, NotFound
 
 from ..models import Return, ReturnLine, ReturnTransition
 from ..rules import NEXT_STATUS, not_allowed, refusal

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from inventory.services import allocation_set, location_upsert
-from retailsync.services import channel_create, user_create
+from retailsync.core.services import channel_create, user_create
 from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from retailsync.models import ExceptionItem
-from retailsync.services import channel_create, user_create
+from retailsync.core.models import ExceptionItem
+from retailsync.core.services import channel_create, user_create
 from tests.browser.conftest import log_in
 from tests.orders.payloads import canonical_order
 

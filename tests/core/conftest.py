@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import requests_forget
+from retailsync.core.coalesce import requests_forget
 
 
 @pytest.fixture

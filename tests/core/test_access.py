@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from retailsync.models import AuditRecord, Channel, LegalEntity
-from retailsync.services import user_create
+from retailsync.core.models import AuditRecord, Channel, LegalEntity
+from retailsync.core.services import user_create
 from tests.core.test_auth import SHOPIFY_MINIMAL
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from retailsync import events
-from retailsync.models import AuditRecord, Channel, DomainEvent, EventReceipt
-from retailsync.services import user_create
-from retailsync.tasks import events_dispatch_pending
+from retailsync.core import events
+from retailsync.core.models import AuditRecord, Channel, DomainEvent, EventReceipt
+from retailsync.core.services import user_create
+from retailsync.core.tasks import events_dispatch_pending
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from django.db import connection
 
 from inventory.models import ChannelAllocation, Location
 from inventory.services import location_upsert
-from retailsync.models import AuditRecord
-from retailsync.services import exception_raise, user_create
+from retailsync.core.models import AuditRecord
+from retailsync.core.services import exception_raise, user_create
 
 pytestmark = pytest.mark.django_db
 

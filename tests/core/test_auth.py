@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from retailsync.models import InboundMessage
+from retailsync.core.models import InboundMessage
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

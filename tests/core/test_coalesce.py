@@ -7,9 +7,9 @@ import pytest
 from django.conf import settings
 
 from inventory.tasks import availability_refresh_task
-from retailsync import coalesce
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import task_request, task_taken
+from retailsync.core import coalesce
+from retailsync.core.coalesce import task_request, task_taken
 
 pytestmark = pytest.mark.skipif(
     not settings.CELERY_BROKER_URL.startswith("redis://"), reason="needs the Redis broker"

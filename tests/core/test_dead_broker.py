@@ -22,8 +22,8 @@ from inventory.models import ChannelAllocation, EventBatch, Position, WebhookDel
 from inventory.services import allocation_set, item_upsert, location_upsert
 from orders.models import Order
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import requests_forget
-from retailsync.models import DomainEvent
+from retailsync.core.coalesce import requests_forget
+from retailsync.core.models import DomainEvent
 from tests.conftest import wait_for
 from tests.inventory.conftest import event
 from tests.orders.payloads import canonical_order
@@ -144,7 +144,7 @@ def test_once_the_broker_is_back_the_sweeps_publish_what_was_missed(shop, settin
     ):
         # What the beat would send (retailsync.settings.CELERY_BEAT_SCHEDULE).
         celery_app.send_task(
-            "retailsync.tasks.events_dispatch_pending", kwargs={"older_than_seconds": 0}
+            "retailsync.core.tasks.events_dispatch_pending", kwargs={"older_than_seconds": 0}
         )
         celery_app.send_task(
             "inventory.tasks.inventory_sweep_task", kwargs={"older_than_seconds": 0}

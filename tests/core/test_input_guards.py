@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from retailsync.services import exception_raise, user_create
+from retailsync.core.services import exception_raise, user_create
 from tests.inventory.conftest import event
 
 pytestmark = pytest.mark.django_db

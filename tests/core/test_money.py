@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retailsync.money import CurrencyMismatch, Money, allocate, from_minor, parse_amount, quantize
+from retailsync.core.money import (
+    CurrencyMismatch,
+    Money,
+    allocate,
+    from_minor,
+    parse_amount,
+    quantize,
+)
 
 
 def test_allocate_hands_out_the_remainder_so_parts_add_up():

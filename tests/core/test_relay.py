@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from retailsync import events, relay
-from retailsync.events import NewEvent, events_record
-from retailsync.models import DomainEvent, EventReceipt
-from retailsync.relay import events_dispatch_waiting
-from retailsync.tasks import events_dispatch_pending
+from retailsync.core import events, relay
+from retailsync.core.events import NewEvent, events_record
+from retailsync.core.models import DomainEvent, EventReceipt
+from retailsync.core.relay import events_dispatch_waiting
+from retailsync.core.tasks import events_dispatch_pending
 from tests.conftest import events_held
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,9 +20,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from retailsync.credentials import Actor, channel_tokens_rotate
-from retailsync.models import ApiToken, AuditRecord
-from retailsync.services import user_create
+from retailsync.core.credentials import Actor, channel_tokens_rotate
+from retailsync.core.models import ApiToken, AuditRecord
+from retailsync.core.services import user_create
 from tests.orders.payloads import canonical_order
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,14 +59,14 @@ def _in_another_process(code: str) -> None:
 
 REVOKE = (
     "from django.utils import timezone\n"
-    "from retailsync.credentials import Actor, tokens_revoke\n"
-    "from retailsync.models import ApiToken\n"
+    "from retailsync.core.credentials import Actor, tokens_revoke\n"
+    "from retailsync.core.models import ApiToken\n"
     "tokens_revoke(tokens=ApiToken.objects.filter(channel__code='web'),"
     " actor=Actor.of_command('shell'), now=timezone.now())\n"
 )
 # Not through any service: a plain UPDATE from a shell must be honoured as well.
 DISABLE = (
-    "from retailsync.models import Channel\n"
+    "from retailsync.core.models import Channel\n"
     "Channel.objects.filter(code='web').update(is_active=False)\n"
 )
 

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from retailsync import coalesce, events
 from retailsync.celery import app as celery_app
-from retailsync.correlation import get_correlation_id
-from retailsync.models import DomainEvent, EventReceipt
-from retailsync.relay import events_dispatch
-from retailsync.tasks import events_relay
+from retailsync.core import coalesce, events
+from retailsync.core.correlation import get_correlation_id
+from retailsync.core.models import DomainEvent, EventReceipt
+from retailsync.core.relay import events_dispatch
+from retailsync.core.tasks import events_relay
 from tests.conftest import wait_for
 from tests.orders.payloads import canonical_order
 
@@ -58,7 +58,7 @@ def test_dispatching_an_event_again_does_not_run_a_subscriber_twice(subscriber, 
     event = DomainEvent.objects.get(name="order.accepted")
 
     assert events_dispatch(event_ids=[event.pk]) == 0
-    celery_app.send_task("retailsync.tasks.events_dispatch", kwargs={"event_ids": [event.pk]})
+    celery_app.send_task("retailsync.core.tasks.events_dispatch", kwargs={"event_ids": [event.pk]})
     time.sleep(1.0)
 
     assert len(seen) == 1

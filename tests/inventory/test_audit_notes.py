@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retailsync.models import AuditRecord, ExceptionItem
+from retailsync.core.models import AuditRecord, ExceptionItem
 from tests.inventory.conftest import event
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ import pytest
 from inventory.models import Reservation
 from inventory.services import allocation_set
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import _client, _flag
-from retailsync.models import ExceptionItem
+from retailsync.core.coalesce import _client, _flag
+from retailsync.core.models import ExceptionItem
 from tests.conftest import events_held
 from tests.inventory.conftest import event, position
 from tests.inventory.test_reservations import order as reservations_order

@@ -7,7 +7,7 @@ import pytest
 
 from inventory.models import Reservation
 from inventory.services import allocation_set
-from retailsync.models import ExceptionItem
+from retailsync.core.models import ExceptionItem
 from tests.conftest import wait_for
 from tests.inventory.conftest import event, position
 from tests.inventory.test_backorders import order

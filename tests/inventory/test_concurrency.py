@@ -18,8 +18,8 @@ from inventory.models import Position, Reservation, StockMovement
 from inventory.reservations import order_reserve
 from inventory.services import EventInput, allocation_set, stock_events_apply
 from orders.services import orders_ingest
-from retailsync.errors import DomainError
-from retailsync.models import DomainEvent, ExceptionItem
+from retailsync.core.errors import DomainError
+from retailsync.core.models import DomainEvent, ExceptionItem
 from tests.conftest import events_held
 from tests.factories import ChannelFactory
 from tests.inventory.test_reservations import order

@@ -25,11 +25,11 @@ from django.db.models import Sum
 from inventory.models import Position, Reservation, StockMovement
 from inventory.services import EventInput, allocation_set, stock_events_apply
 from orders.services import orders_ingest
-from retailsync import relay
 from retailsync.celery import app as celery_app
-from retailsync.coalesce import requests_forget
-from retailsync.events import subscribers_for
-from retailsync.models import DomainEvent, EventReceipt, ExceptionItem
+from retailsync.core import relay
+from retailsync.core.coalesce import requests_forget
+from retailsync.core.events import subscribers_for
+from retailsync.core.models import DomainEvent, EventReceipt, ExceptionItem
 from tests.conftest import wait_for
 from tests.factories import ChannelFactory
 from tests.inventory.test_reservations import order

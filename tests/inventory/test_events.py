@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from inventory.models import StockEvent, StockMovement
-from retailsync.models import ExceptionItem
+from retailsync.core.models import ExceptionItem
 from tests.inventory.conftest import event, position
 
 pytestmark = pytest.mark.django_db
@@ -238,7 +238,7 @@ def test_racing_redeliveries_of_one_event_apply_it_once(stock):
     from django.db import close_old_connections
 
     from inventory.services import EventInput, stock_events_apply
-    from retailsync.errors import DomainError
+    from retailsync.core.errors import DomainError
 
     receipt = EventInput(
         event_id="race-1",

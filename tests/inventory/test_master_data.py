@@ -99,7 +99,7 @@ def test_locations_import_from_xlsx():
 
 
 def test_the_admin_offers_the_import_page(client, django_user_model):
-    from retailsync.services import user_create
+    from retailsync.core.services import user_create
 
     user, _ = user_create(username="root", role="admin", password="x")
     client.force_login(user)

@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 
 from inventory.models import ChannelLocation
 from inventory.services import allocation_set
-from retailsync.models import Channel
-from retailsync.services import channel_create, user_create
+from retailsync.core.models import Channel
+from retailsync.core.services import channel_create, user_create
 from tests.conftest import fixture_bytes
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from inventory import reservations
 from inventory.models import Reservation, StockMovement
 from inventory.reservations import reservations_expire
 from inventory.services import allocation_set
-from retailsync.models import ExceptionItem
+from retailsync.core.models import ExceptionItem
 from tests.inventory.conftest import event, position
 from tests.orders.payloads import canonical_order
 
@@ -164,8 +164,8 @@ def test_an_order_for_an_unknown_sku_is_accepted_with_an_exception(shop):
 
 
 def test_the_same_event_dispatched_twice_reserves_once(shop):
-    from retailsync.models import DomainEvent
-    from retailsync.relay import events_dispatch
+    from retailsync.core.models import DomainEvent
+    from retailsync.core.relay import events_dispatch
 
     accept(shop, order("A10", [("TEE", 1)]))
     events_dispatch(event_ids=[DomainEvent.objects.get(name="order.accepted").pk])

@@ -17,7 +17,7 @@ from inventory.reservations import orders_reserve
 from inventory.reserving import Accepted
 from inventory.services import EventInput, allocation_set, stock_events_apply
 from orders.services import orders_ingest
-from retailsync.models import DomainEvent, ExceptionItem
+from retailsync.core.models import DomainEvent, ExceptionItem
 from tests.conftest import events_held
 from tests.factories import ChannelFactory
 from tests.inventory.test_reservations import order

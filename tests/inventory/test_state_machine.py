@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from inventory.models import Position, StockMovement
 from inventory.services import EventInput, item_upsert, location_upsert, stock_events_apply
-from retailsync.errors import BusinessRuleViolation
+from retailsync.core.errors import BusinessRuleViolation
 
 FIELDS = ("on_hand", "reserved", "in_transit", "damaged", "quality_hold")
 _ids = itertools.count()

@@ -16,7 +16,7 @@ from django.utils import timezone
 from inventory.availability import availability_refresh_all, webhook_deliver
 from inventory.models import ChannelAllocation, Item, Location, WebhookDelivery
 from inventory.services import EventInput, stock_events_apply
-from retailsync.webhooks import (
+from retailsync.core.webhooks import (
     SIGNATURE_HEADER,
     webhook_signature_valid,
     webhook_url_problems,

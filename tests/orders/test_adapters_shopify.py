@@ -15,7 +15,7 @@ import pytest
 
 from orders.adapters.base import CanonicalOrder, MalformedPayload
 from orders.adapters.shopify import parse
-from retailsync.money import quantize
+from retailsync.core.money import quantize
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "shopify"
 HEADERS = {"X-Shopify-Topic": "orders/create", "X-Shopify-Shop-Domain": "acme.myshopify.com"}

@@ -11,7 +11,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from orders.models import Order
-from retailsync.models import AuditRecord, ExceptionItem, InboundMessage
+from retailsync.core.models import AuditRecord, ExceptionItem, InboundMessage
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 
 from orders.models import Order
 from orders.services import LineRequest, order_cancel, order_receive, shipment_create
-from retailsync.models import ExceptionItem, InboundMessage
+from retailsync.core.models import ExceptionItem, InboundMessage
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ import pytest
 from orders.adapters import SOURCES, adapter_for, deliveries_for
 from orders.models import Order
 from orders.services import parse_json
-from retailsync.models import DomainEvent, InboundMessage
+from retailsync.core.models import DomainEvent, InboundMessage
 from tests.conftest import fixture_bytes
 from tests.orders.payloads import canonical_order
 

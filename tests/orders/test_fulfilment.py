@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orders.models import Order, OrderLine
-from retailsync.models import DomainEvent
+from retailsync.core.models import DomainEvent
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

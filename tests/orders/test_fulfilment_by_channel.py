@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from orders.models import OrderLine
-from retailsync.models import AuditRecord, ExceptionItem, InboundMessage
+from retailsync.core.models import AuditRecord, ExceptionItem, InboundMessage
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retailsync.models import Channel
+from retailsync.core.models import Channel
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from orders.models import Order, OrderChange, TaxLine
-from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
+from retailsync.core.models import DomainEvent, ExceptionItem, InboundMessage
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

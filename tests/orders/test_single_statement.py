@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order
 from orders.services import receive as services
-from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
+from retailsync.core.models import DomainEvent, ExceptionItem, InboundMessage
 from tests.conftest import fixture_bytes
 from tests.orders.payloads import canonical_order
 from tests.orders.test_sources_api import ACCEPTED

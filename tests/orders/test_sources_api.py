@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from retailsync.models import ExceptionItem
+from retailsync.core.models import ExceptionItem
 from tests.conftest import fixture_bytes
 
 pytestmark = pytest.mark.django_db

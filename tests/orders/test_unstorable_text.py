@@ -9,7 +9,7 @@ import json
 import pytest
 
 from orders.models import Order
-from retailsync.models import ExceptionItem, InboundMessage
+from retailsync.core.models import ExceptionItem, InboundMessage
 from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db

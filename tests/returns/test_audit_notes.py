@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retailsync.models import AuditRecord
+from retailsync.core.models import AuditRecord
 from tests.returns.conftest import shipped_order
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from retailsync.models import ExceptionItem, InboundMessage
+from retailsync.core.models import ExceptionItem, InboundMessage
 from returns.models import Return
 from tests.returns.conftest import shipped_order
 

@@ -23,8 +23,8 @@ from inventory.services import (
     stock_events_apply,
 )
 from orders.models import OrderLine
-from retailsync.models import ExceptionItem
-from retailsync.services import user_create
+from retailsync.core.models import ExceptionItem
+from retailsync.core.services import user_create
 from returns.models import Return
 from tests.conftest import fixture_bytes, fixture_json
 from tests.inventory.conftest import position

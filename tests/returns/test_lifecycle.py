@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from inventory.models import Position
-from retailsync.models import DomainEvent
+from retailsync.core.models import DomainEvent
 from returns.models import ReturnPolicy, ReturnTransition
 from tests.returns.conftest import shipped_order
 

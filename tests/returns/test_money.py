@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 
 from orders.models import Order, OrderLine
-from retailsync.errors import DomainError
-from retailsync.models import DomainEvent, ExceptionItem, InboundMessage
+from retailsync.core.errors import DomainError
+from retailsync.core.models import DomainEvent, ExceptionItem, InboundMessage
 from returns.models import Return, ReturnPolicy
 from returns.services import LineInput, return_request
 from tests.returns.conftest import shipped_order
@@ -154,8 +154,8 @@ def post_refund(shop, body):
 
 
 def test_a_refund_the_channel_reports_is_linked_to_its_open_return_once(shop):
-    from retailsync.auth import tokens_forget
-    from retailsync.models import Channel
+    from retailsync.core.auth import tokens_forget
+    from retailsync.core.models import Channel
 
     order_id = shipped_order(shop)
     Channel.objects.filter(pk=shop.channel.pk).update(source="shopify")
@@ -190,8 +190,8 @@ def test_a_refund_the_channel_reports_is_linked_to_its_open_return_once(shop):
 
 
 def test_a_channel_refund_without_a_return_opens_one_and_a_wrong_amount_is_flagged(shop):
-    from retailsync.auth import tokens_forget
-    from retailsync.models import Channel
+    from retailsync.core.auth import tokens_forget
+    from retailsync.core.models import Channel
 
     shipped_order(shop)
     Channel.objects.filter(pk=shop.channel.pk).update(source="shopify")
@@ -210,8 +210,8 @@ def test_a_channel_refund_without_a_return_opens_one_and_a_wrong_amount_is_flagg
 
 
 def test_a_refund_for_an_unknown_order_is_kept_refused_and_queued(shop):
-    from retailsync.auth import tokens_forget
-    from retailsync.models import Channel
+    from retailsync.core.auth import tokens_forget
+    from retailsync.core.models import Channel
 
     Channel.objects.filter(pk=shop.channel.pk).update(source="shopify")
     tokens_forget()

@@ -4,9 +4,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from retailsync.errors import DomainError
-from retailsync.models import Channel
-from retailsync.services import channel_create
+from retailsync.core.errors import DomainError
+from retailsync.core.models import Channel
+from retailsync.core.services import channel_create
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retailsync.models import InboundMessage
-from retailsync.replay import messages_replay
+from retailsync.core.models import InboundMessage
+from retailsync.core.replay import messages_replay
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from journals.demo import DEMO_PASSWORD, seed
+from retailsync.demo import DEMO_PASSWORD, seed
 
 
 @contextmanager

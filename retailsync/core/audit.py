@@ -14,7 +14,7 @@ it would record writes that then failed. What the one transaction means for the 
 - `select_for_update()` locks are held until the request commits, a little after the service
   returns (while the view renders its answer);
 - `transaction.on_commit` hooks (publishing to Celery) run once the request commits, so a task
-  never sees a write before its record; none of them may fail the request (retailsync.publish);
+  never sees a write before its record; none of them may fail the request (retailsync.core.publish);
 - a view must not call an outside system while it runs (house style): that is a task's job;
 - a service that opens `atomic(savepoint=False)` and lets an error out dooms the request's
   transaction: the middleware then answers 500 and records the attempt as failed.

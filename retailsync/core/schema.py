@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 
 class StaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "retailsync.auth.StaffTokenAuthentication"
+    target_class = "retailsync.core.auth.StaffTokenAuthentication"
     name = "staffToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
@@ -23,7 +23,7 @@ class StaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyp
 
 
 class ChannelOrStaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "retailsync.auth.ChannelOrStaffTokenAuthentication"
+    target_class = "retailsync.core.auth.ChannelOrStaffTokenAuthentication"
     name = "channelOrStaffToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

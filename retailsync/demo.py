@@ -29,11 +29,11 @@ from inventory.services import (
 )
 from orders.models import Order
 from orders.services import LineRequest, order_cancel, order_message_process, shipment_create
-from retailsync.auth import token_issue
-from retailsync.correlation import new_correlation_id, set_correlation_id
-from retailsync.models import Channel
-from retailsync.money import allocate
-from retailsync.services import channel_create, inbound_message_store, user_create
+from retailsync.core.auth import token_issue
+from retailsync.core.correlation import new_correlation_id, set_correlation_id
+from retailsync.core.models import Channel
+from retailsync.core.money import allocate
+from retailsync.core.services import channel_create, inbound_message_store, user_create
 from returns.models import Return
 from returns.services import (
     Disposition,

@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retailsync.errors import DomainError
-from retailsync.roles import ROLES
-from retailsync.services import user_create
+from retailsync.core.errors import DomainError
+from retailsync.core.roles import ROLES
+from retailsync.core.services import user_create
 
 
 class Command(BaseCommand):

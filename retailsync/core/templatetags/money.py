@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import template
 
-from retailsync.money import is_currency, quantize
+from retailsync.core.money import is_currency, quantize
 
 register = template.Library()
 

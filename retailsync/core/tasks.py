@@ -23,7 +23,7 @@ def events_relay() -> int:
     )
 
 
-@shared_task(acks_late=True, name="retailsync.tasks.events_dispatch")
+@shared_task(acks_late=True, name="retailsync.core.tasks.events_dispatch")
 def events_dispatch_task(*, event_ids: list[int]) -> int:
     """Dispatch these events now (replay, or by hand); the relay does the ordinary work."""
     return events_dispatch(event_ids=event_ids)

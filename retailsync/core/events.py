@@ -1,8 +1,8 @@
 """Domain events through a transactional outbox.
 
 `events_record` writes events in the caller's transaction and, once that commits, asks for the
-relay (`retailsync.relay`), a Celery task that dispatches what is waiting. The request is
-coalesced (`retailsync.coalesce`): while one waits in the broker, a commit asks for nothing more,
+relay (`retailsync.core.relay`), a Celery task that dispatches what is waiting. The request is
+coalesced (`retailsync.core.coalesce`): while one waits in the broker, a commit asks for nothing more,
 so a writer pays one Redis round trip instead of publishing a task per transaction (building the
 Celery message was the single largest cost of ingesting an order).
 

@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from retailsync.credentials import Actor, channel_tokens_rotate
-from retailsync.errors import DomainError
+from retailsync.core.credentials import Actor, channel_tokens_rotate
+from retailsync.core.errors import DomainError
 
 
 class Command(BaseCommand):

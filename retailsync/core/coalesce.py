@@ -58,7 +58,7 @@ def _flag(task: Any) -> str:
 
 def task_request(task: Any, **kwargs: Any) -> None:
     """Enqueue `task` unless a request for it is already waiting (call it after commit). A
-    broker that cannot take it does not fail the caller (`retailsync.publish`)."""
+    broker that cannot take it does not fail the caller (`retailsync.core.publish`)."""
     eager = task.app.conf.task_always_eager
     asking = time.monotonic()
     if not eager and asking - _asked_at.get(task.name, -LINGER) < ASK_AGAIN_AFTER:
