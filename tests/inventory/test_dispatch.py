@@ -134,7 +134,9 @@ def read(log: IO[bytes]) -> bytes:
 
 def relayed(log: IO[bytes]) -> list[int]:
     """What each relay run of a worker returned: the subscriber runs it did."""
-    pattern = rb"Task retailsync\.core\.tasks\.events_relay\[[^\]]+\] succeeded in [0-9.e-]+s: (\d+)"
+    pattern = (
+        rb"Task retailsync\.core\.tasks\.events_relay\[[^\]]+\] succeeded in [0-9.e-]+s: (\d+)"
+    )
     return [int(n) for n in re.findall(pattern, read(log))]
 
 
