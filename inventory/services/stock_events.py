@@ -294,12 +294,13 @@ def _event_apply(
         )
 
 
-def event_batch_queue(*, events: Sequence[EventInput]) -> EventBatch:
+def event_batch_queue(*, events: Sequence[EventInput], now: datetime | None = None) -> EventBatch:
     """Keep a large, already validated list for a worker; it applies as one batch there."""
     batch = EventBatch.objects.create(
         events=[asdict(e) for e in events],
         size=len(events),
         correlation_id=ensure_correlation_id(),
+        created_at=now or timezone.now(),
     )
     transaction.on_commit(lambda: _enqueue_batch(batch.pk))
     return batch
