@@ -106,7 +106,7 @@ BACKORDER_COLUMNS = (
     "resolved_by_id",
     "resolution",
 )
-# One row per short need, worded as reservations._backorders_raise words them.
+# One row per short need, worded as shortfalls.backorders_raise words them.
 _BACKORDER_ROWS = """
     SELECT 'backorder',
            format('%%s of %%s × %%s could not be reserved for order %%s', s.missing,
