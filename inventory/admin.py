@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.db.models import Model
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 from import_export.widgets import ForeignKeyWidget
@@ -27,8 +31,26 @@ from .models import (
 )
 from .services import webhook_secret_issue
 
+if TYPE_CHECKING:  # django-import-export ships no types, and Django's admin classes are
+    # generic to the type checker only: to it the import-export classes are the plain ones.
+    ModelResource = object
+    ItemAdminBase = admin.ModelAdmin[Item]
+    LocationAdminBase = admin.ModelAdmin[Location]
+    ComponentInlineBase = admin.TabularInline[BundleComponent, Item]
+    ChannelLocationInlineBase = admin.TabularInline[ChannelLocation, ChannelAllocation]
+    ChannelItemRuleInlineBase = admin.TabularInline[ChannelItemRule, ChannelAllocation]
+    ChannelAllocationAdminBase = admin.ModelAdmin[ChannelAllocation]
+    ChannelLocationMappingAdminBase = admin.ModelAdmin[ChannelLocationMapping]
+else:
+    ModelResource = resources.ModelResource
+    ItemAdminBase = LocationAdminBase = ImportExportModelAdmin
+    ComponentInlineBase = ChannelLocationInlineBase = ChannelItemRuleInlineBase = (
+        admin.TabularInline
+    )
+    ChannelAllocationAdminBase = ChannelLocationMappingAdminBase = admin.ModelAdmin
 
-class ItemResource(resources.ModelResource):
+
+class ItemResource(ModelResource):
     """The SKU master as CSV or XLSX: sku, description, unit_cost, cost_currency."""
 
     class Meta:
@@ -39,7 +61,7 @@ class ItemResource(resources.ModelResource):
         report_skipped = False
 
 
-class LocationResource(resources.ModelResource):
+class LocationResource(ModelResource):
     legal_entity = fields.Field(
         attribute="legal_entity",
         column_name="legal_entity",
@@ -53,7 +75,7 @@ class LocationResource(resources.ModelResource):
         skip_unchanged = True
 
 
-class ComponentInline(admin.TabularInline):
+class ComponentInline(ComponentInlineBase):
     model = BundleComponent
     fk_name = "bundle"
     extra = 0
@@ -61,7 +83,7 @@ class ComponentInline(admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(ImportExportModelAdmin):
+class ItemAdmin(ItemAdminBase):
     resource_classes = [ItemResource]
     list_display = ["sku", "description", "unit_cost", "cost_currency", "is_active"]
     search_fields = ["sku", "description"]
@@ -70,7 +92,7 @@ class ItemAdmin(ImportExportModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(ImportExportModelAdmin):
+class LocationAdmin(LocationAdminBase):
     resource_classes = [LocationResource]
     list_display = ["code", "kind", "name", "legal_entity", "is_active"]
     search_fields = ["code", "name"]
@@ -144,19 +166,19 @@ class ReservationAdmin(ReadOnlyAdmin):
     search_fields = ["item__sku", "=order__external_id"]
 
 
-class ChannelLocationInline(admin.TabularInline):
+class ChannelLocationInline(ChannelLocationInlineBase):
     model = ChannelLocation
     extra = 0
 
 
-class ChannelItemRuleInline(admin.TabularInline):
+class ChannelItemRuleInline(ChannelItemRuleInlineBase):
     model = ChannelItemRule
     extra = 0
     autocomplete_fields = ["item"]
 
 
 @admin.register(ChannelAllocation)
-class ChannelAllocationAdmin(admin.ModelAdmin):
+class ChannelAllocationAdmin(ChannelAllocationAdminBase):
     list_display = [
         "channel",
         "safety_stock",
@@ -168,7 +190,13 @@ class ChannelAllocationAdmin(admin.ModelAdmin):
     ]
     inlines = [ChannelLocationInline, ChannelItemRuleInline]
 
-    def save_model(self, request: Any, obj: ChannelAllocation, form: Any, change: bool) -> None:
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: ChannelAllocation,
+        form: ModelForm[ChannelAllocation],
+        change: bool,
+    ) -> None:
         refused = webhook_url_problems(obj.webhook_url) if obj.webhook_url else []
         if refused:
             obj.webhook_url = ""
@@ -185,7 +213,13 @@ class ChannelAllocationAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ModelForm[ChannelAllocation],
+        formsets: list[BaseInlineFormSet[Model, ChannelAllocation, ModelForm[Model]]],
+        change: bool,
+    ) -> None:
         super().save_related(request, form, formsets, change)
         from .availability import availability_refresh_all
         from .backorders import backorders_wake
@@ -195,7 +229,7 @@ class ChannelAllocationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChannelLocationMapping)
-class ChannelLocationMappingAdmin(admin.ModelAdmin):
+class ChannelLocationMappingAdmin(ChannelLocationMappingAdminBase):
     """A channel's own location ids (Shopify's `location_id`) to ours: a refund restocked at
     an unmapped one waits in the exception queue until it is mapped here."""
 
@@ -204,7 +238,13 @@ class ChannelLocationMappingAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "channel__code", "location__code"]
     list_select_related = ["channel", "location"]
 
-    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: ChannelLocationMapping,
+        form: ModelForm[ChannelLocationMapping],
+        change: bool,
+    ) -> None:
         from .mappings import channel_location_map
 
         if change:
@@ -213,7 +253,7 @@ class ChannelLocationMappingAdmin(admin.ModelAdmin):
             channel=obj.channel,
             external_id=obj.external_id,
             location=obj.location,
-            actor=request.user,
+            actor=request.user if isinstance(request.user, User) else None,
         )
         obj.pk = mapping.pk
         if settled:

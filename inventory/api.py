@@ -29,6 +29,7 @@ from retailsync.core.serializers import StrictSerializer
 
 from .availability import availability_feed
 from .models import EventBatch, Item, Location, Position
+from .selectors import positions_find
 from .services import (
     EventInput,
     allocation_set,
@@ -55,7 +56,7 @@ class LocationApi(APIView):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         legal_entity = serializers.CharField(required=False, allow_blank=True, default="")
 
-    class LocationOutput(serializers.ModelSerializer):
+    class LocationOutput(serializers.ModelSerializer[Location]):
         class Meta:
             model = Location
             fields = ["id", "code", "kind", "name", "is_active"]
@@ -91,7 +92,7 @@ class ItemApi(APIView):
             help_text="SKU → quantity: a bundle.",
         )
 
-    class ItemOutput(serializers.ModelSerializer):
+    class ItemOutput(serializers.ModelSerializer[Item]):
         components = serializers.SerializerMethodField()
 
         class Meta:
@@ -275,7 +276,7 @@ class EventBatchApi(APIView):
         )
 
 
-class PositionOutput(serializers.ModelSerializer):
+class PositionOutput(serializers.ModelSerializer[Position]):
     sku = serializers.CharField(source="item.sku")
     location = serializers.CharField(source="location.code")
     available = serializers.IntegerField()
@@ -295,7 +296,7 @@ class PositionOutput(serializers.ModelSerializer):
         ]
 
 
-class PositionListApi(generics.ListAPIView):
+class PositionListApi(generics.ListAPIView[Position]):
     serializer_class = PositionOutput
 
     @extend_schema(parameters=[OpenApiParameter("sku", str), OpenApiParameter("location", str)])
@@ -303,14 +304,8 @@ class PositionListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Position]:
-        qs = Position.objects.select_related("item", "location").order_by(
-            "item__sku", "location__code"
-        )
-        if sku := self.request.query_params.get("sku"):
-            qs = qs.filter(item__sku=sku)
-        if location := self.request.query_params.get("location"):
-            qs = qs.filter(location__code=location)
-        return qs
+        params = self.request.query_params
+        return positions_find(sku=params.get("sku") or "", location=params.get("location") or "")
 
 
 class AvailabilityFeedApi(APIView):

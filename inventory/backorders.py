@@ -32,15 +32,11 @@ from retailsync.core.models import ExceptionItem
 from retailsync.core.services import exception_close, exception_raise
 
 from .models import BundleComponent, Item, Location, Position, Reservation, StockMovement
-from .reservations import (
-    _RESERVATION_FIELDS,
-    Need,
-    Plan,
-    Take,
-    _allocate,
-    _plan,
-    _reservation,
-)
+from .planning import RESERVATION_FIELDS as _RESERVATION_FIELDS
+from .planning import Need, Plan, Take
+from .planning import allocate as _allocate
+from .planning import plan_of as _plan
+from .planning import reservation_new as _reservation
 from .rules import Quantities
 from .services import Ledger, positions_locked
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +24,8 @@ from .services import EventInput, stock_events_apply
 
 KIND = "unmapped_location"
 ADMIN_PATH = "Inventory › Channel location mappings"
+# Who settled waiting units, for the exception's record: a person, or None for the system.
+Actor = User | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ def channel_location_map(
     channel: Channel,
     external_id: str,
     location: Location,
-    actor: Any = None,
+    actor: Actor = None,
     now: datetime | None = None,
 ) -> tuple[ChannelLocationMapping, int]:
     """Map the channel's location id to ours, and return to stock the units that waited for
@@ -131,7 +133,7 @@ def channel_location_map(
 
 
 def restocks_waiting_apply(
-    *, mapping: ChannelLocationMapping, actor: Any = None, now: datetime | None = None
+    *, mapping: ChannelLocationMapping, actor: Actor = None, now: datetime | None = None
 ) -> int:
     """The units that waited for this mapping go back to stock at its location."""
     now = now or timezone.now()

@@ -42,8 +42,9 @@ from .models import (
 )
 from .services import enqueue_refresh
 
-# Channel statuses of orders not yet paid: their reservations expire (allocation TTL).
-UNPAID = frozenset({"Pending", "pending", "authorized", "on-hold", "pending_payment"})
+# The order's canonical payment state (its channel's adapter read it from the channel's own
+# status names): an unpaid order's reservation expires after the channel's TTL.
+UNPAID = "unpaid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ BACKORDER_COLUMNS = (
     "resolved_by_id",
     "resolution",
 )
-# One row per short need, worded as reservations._backorders_raise words them.
+# One row per short need, worded as shortfalls.backorders_raise words them.
 _BACKORDER_ROWS = """
     SELECT 'backorder',
            format('%%s of %%s × %%s could not be reserved for order %%s', s.missing,
@@ -263,7 +264,7 @@ def reserve_simple(orders: Sequence[Accepted], now: datetime) -> tuple[list[Rese
             p["order_id"],
             p.get("fulfilment_location") or "",
             p["channel"],
-            p.get("channel_status") in UNPAID,
+            p.get("payment_state") == UNPAID,
             label(p),
             o.correlation_id,
         ]

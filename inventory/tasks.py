@@ -2,18 +2,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from retailsync.core.coalesce import task_drain
 
-from .availability import (
-    DeliveryFailed,
-    availability_refresh,
-    webhook_deliver,
-    webhook_deliveries_requeue,
-)
+from .availability import availability_refresh
 from .backorders import backorders_fill, backorders_wake
 from .reservations import reservations_expire
+from .webhooks import DeliveryFailed, webhook_deliver, webhook_deliveries_requeue
 
 WEBHOOK_RETRIES = 8
 
@@ -34,7 +30,7 @@ def availability_refresh_task() -> int:
     retry_jitter=True,
     max_retries=WEBHOOK_RETRIES,
 )
-def webhook_deliver_task(self, *, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
+def webhook_deliver_task(self: Task[..., str], *, delivery_id: int) -> str:
     return webhook_deliver(
         delivery_id=delivery_id, final_attempt=self.request.retries >= WEBHOOK_RETRIES
     )

@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from inventory.availability import availability_refresh_all, webhook_deliver
+from inventory.availability import availability_refresh_all
 from inventory.models import ChannelAvailability, WebhookDelivery
 from inventory.services import allocation_set
+from inventory.webhooks import webhook_deliver
 from tests.inventory.conftest import event
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from inventory.availability import availability_refresh_all, webhook_deliver
+from inventory.availability import availability_refresh_all
 from inventory.models import ChannelAllocation, Item, Location, WebhookDelivery
 from inventory.services import EventInput, stock_events_apply
+from inventory.webhooks import webhook_deliver
 from retailsync.core.webhooks import (
     SIGNATURE_HEADER,
     webhook_signature_valid,
@@ -161,8 +162,8 @@ def test_every_push_is_signed_with_the_secret_shown_once(
 
 
 def test_a_redirect_is_not_followed_and_the_delivery_is_retried(receiver, make_channel):
-    from inventory.availability import DeliveryFailed
     from inventory.services import allocation_set
+    from inventory.webhooks import DeliveryFailed
 
     Location.objects.create(code="WH1", kind="warehouse")
     web = make_channel(code="web")

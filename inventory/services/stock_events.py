@@ -1,38 +1,26 @@
-"""Every write to stock: master data, allocation rules, and stock events applied exactly once.
-
-Positions change only here and in `inventory.reservations`, always under row locks taken in
-primary-key order (no deadlocks between multi-line orders or batches), always with a ledger
-movement per change, and always marking the item for the availability refresh.
-"""
+"""Stock events from warehouses and stores, applied exactly once per (source, event id), all or
+nothing; large lists queued as a batch for a worker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from retailsync.core.coalesce import task_request
 from retailsync.core.correlation import ensure_correlation_id
-from retailsync.core.db import insert_returning, update_rows, values_of
+from retailsync.core.db import insert_returning, values_of
 from retailsync.core.errors import BusinessRuleViolation, FieldError
 from retailsync.core.events import event_record
-from retailsync.core.models import Channel, LegalEntity
 from retailsync.core.publish import task_publish
 from retailsync.core.services import exception_raise
-from retailsync.core.webhooks import webhook_secret_new, webhook_url_problems
 
-from .models import (
-    AvailabilityDirty,
+from ..models import (
     BundleComponent,
-    ChannelAllocation,
-    ChannelItemRule,
-    ChannelLocation,
     EventBatch,
     Item,
     Location,
@@ -40,288 +28,8 @@ from .models import (
     StockEvent,
     StockMovement,
 )
-from .rules import Quantities, Refused, count_delta, event_delta
-
-QUANTITY_FIELDS = ("on_hand", "reserved", "in_transit", "damaged", "quality_hold")
-
-
-# --- master data ----------------------------------------------------------------------------
-
-
-def location_upsert(
-    *, code: str, kind: str, name: str = "", legal_entity: str = ""
-) -> tuple[Location, bool]:
-    if kind not in Location.Kind.values:
-        raise BusinessRuleViolation(
-            f"must be one of {', '.join(Location.Kind.values)}", field="kind"
-        )
-    entity = None
-    if legal_entity:
-        entity = LegalEntity.objects.filter(code=legal_entity).first()
-        if entity is None:
-            raise BusinessRuleViolation(
-                f"unknown legal entity {legal_entity!r}", field="legal_entity"
-            )
-    location, created = Location.objects.update_or_create(
-        code=code, defaults={"kind": kind, "name": name or code, "legal_entity": entity}
-    )
-    return location, created
-
-
-def item_upsert(
-    *,
-    sku: str,
-    description: str = "",
-    unit_cost: Decimal | None = None,
-    cost_currency: str = "",
-    components: Mapping[str, int] | None = None,
-) -> tuple[Item, bool]:
-    """Create or update an item; `components` (SKU → quantity) makes it a bundle."""
-    with transaction.atomic():
-        item, created = Item.objects.update_or_create(
-            sku=sku,
-            defaults={
-                "description": description,
-                "unit_cost": unit_cost,
-                "cost_currency": cost_currency,
-            },
-        )
-        if components is not None:
-            parts = {i.sku: i for i in Item.objects.filter(sku__in=components)}
-            missing = sorted(set(components) - set(parts))
-            if missing:
-                raise BusinessRuleViolation(
-                    [FieldError(f"components.{s}", "unknown SKU") for s in missing]
-                )
-            if sku in components:
-                raise BusinessRuleViolation("a bundle cannot contain itself", field="components")
-            BundleComponent.objects.filter(bundle=item).delete()
-            BundleComponent.objects.bulk_create(
-                [
-                    BundleComponent(bundle=item, component=parts[s], quantity=q)
-                    for s, q in components.items()
-                ]
-            )
-    return item, created
-
-
-def allocation_set(
-    *,
-    channel: Channel,
-    locations: Sequence[str],
-    safety_stock: int = 0,
-    share_percent: Decimal | None = None,
-    cap: int | None = None,
-    allow_split: bool = True,
-    reservation_ttl_minutes: int | None = None,
-    webhook_url: str = "",
-    item_safety_stock: Mapping[str, int] | None = None,
-    rotate_webhook_secret: bool = False,
-    now: datetime | None = None,
-) -> ChannelAllocation:
-    """Replace the channel's allocation rules; locations in priority order (first goes first).
-    A webhook always has a signing secret: one is issued with the first URL, or on request."""
-    by_code = {loc.code: loc for loc in Location.objects.filter(code__in=locations)}
-    items = {i.sku: i for i in Item.objects.filter(sku__in=list(item_safety_stock or {}))}
-    problems = [
-        FieldError(f"locations[{i}]", f"unknown location {code!r}")
-        for i, code in enumerate(locations)
-        if code not in by_code
-    ]
-    problems += [
-        FieldError(f"item_safety_stock.{sku}", "unknown SKU")
-        for sku in (item_safety_stock or {})
-        if sku not in items
-    ]
-    if webhook_url:
-        problems += [FieldError("webhook_url", p) for p in webhook_url_problems(webhook_url)]
-    if problems:
-        raise BusinessRuleViolation(problems)
-    with transaction.atomic():
-        allocation, _ = ChannelAllocation.objects.update_or_create(
-            channel=channel,
-            defaults={
-                "safety_stock": safety_stock,
-                "share_percent": share_percent,
-                "cap": cap,
-                "allow_split": allow_split,
-                "reservation_ttl_minutes": reservation_ttl_minutes,
-                "webhook_url": webhook_url,
-                "updated_at": now or timezone.now(),
-            },
-        )
-        if webhook_url and (rotate_webhook_secret or not allocation.webhook_secret):
-            webhook_secret_issue(allocation=allocation)
-        allocation.locations.all().delete()
-        ChannelLocation.objects.bulk_create(
-            [
-                ChannelLocation(allocation=allocation, location=by_code[code], priority=i)
-                for i, code in enumerate(locations)
-            ]
-        )
-        allocation.item_rules.all().delete()
-        ChannelItemRule.objects.bulk_create(
-            [
-                ChannelItemRule(allocation=allocation, item=items[sku], safety_stock=n)
-                for sku, n in (item_safety_stock or {}).items()
-            ]
-        )
-        # Every figure of this channel may change, and its backorders may find stock now.
-        mark_dirty(Item.objects.values_list("pk", flat=True))
-        from .backorders import backorders_wake
-
-        backorders_wake()
-    return allocation
-
-
-def channel_webhook_secret(channel: Channel) -> str:
-    found = ChannelAllocation.objects.filter(channel=channel).values_list(
-        "webhook_secret", flat=True
-    )
-    return found.first() or ""
-
-
-def webhook_secret_issue(*, allocation: ChannelAllocation) -> str:
-    """A new secret that signs the channel's pushes from now on; the clear text is returned
-    for the caller to show once (like a token) and is not shown again."""
-    allocation.webhook_secret = webhook_secret_new()
-    allocation.save(update_fields=["webhook_secret"])
-    return allocation.webhook_secret
-
-
-# --- positions and the ledger ---------------------------------------------------------------
-
-
-def quantities(position: Position) -> Quantities:
-    return Quantities(*(getattr(position, f) for f in QUANTITY_FIELDS))
-
-
-def positions_locked(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Position]:
-    """Positions for (item id, location id) pairs, created when missing, locked in pk order."""
-    wanted = set(pairs)
-    if not wanted:
-        return {}
-
-    def lock(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Position]:
-        # Items × locations may take a few rows more than asked: a short, fixed statement.
-        rows = (
-            Position.objects.select_for_update()
-            .filter(item_id__in={i for i, _ in pairs}, location_id__in={loc for _, loc in pairs})
-            .order_by("pk")
-        )
-        return {(p.item_id, p.location_id): p for p in rows}
-
-    found = lock(wanted)
-    missing = wanted - found.keys()
-    if missing:
-        Position.objects.bulk_create(
-            [Position(item_id=i, location_id=loc) for i, loc in sorted(missing)],
-            ignore_conflicts=True,
-        )
-        found |= lock(missing)
-    return found
-
-
-@dataclass
-class Ledger:
-    """Changes made in one transaction: applied to locked positions in memory, written once."""
-
-    correlation_id: str
-    now: datetime
-    marked: bool = False  # the caller marked the items for the refresh already
-
-    def __post_init__(self) -> None:
-        self.movements: list[StockMovement] = []
-        self.touched: dict[int, Position] = {}
-
-    def apply(
-        self,
-        position: Position,
-        delta: Quantities,
-        *,
-        reason: str,
-        occurred_at: datetime,
-        event: StockEvent | None = None,
-        reference: tuple[str, str] = ("", ""),
-    ) -> None:
-        after = quantities(position) + delta
-        after.check()
-        for name in QUANTITY_FIELDS:
-            setattr(position, name, getattr(after, name))
-        position.updated_at = self.now
-        self.touched[position.pk] = position
-        self.movements.append(
-            StockMovement(
-                item_id=position.item_id,
-                location_id=position.location_id,
-                reason=reason,
-                on_hand=delta.on_hand,
-                reserved=delta.reserved,
-                in_transit=delta.in_transit,
-                damaged=delta.damaged,
-                quality_hold=delta.quality_hold,
-                event=event,
-                source=event.source if event else "",
-                source_event_id=event.event_id if event else "",
-                reference_type=reference[0],
-                reference_id=str(reference[1])[:64],
-                occurred_at=occurred_at,
-                recorded_at=self.now,
-                correlation_id=self.correlation_id,
-            )
-        )
-
-    def save(self) -> None:
-        if not self.touched:
-            return
-        update_rows(
-            Position,
-            [*QUANTITY_FIELDS, "updated_at", "last_count_at"],
-            sorted(self.touched.values(), key=lambda p: p.pk),
-        )
-        insert_returning(
-            StockMovement,
-            _MOVEMENT_FIELDS,
-            (values_of(m, _MOVEMENT_FIELDS) for m in self.movements),
-        )
-        if not self.marked:
-            mark_dirty({p.item_id for p in self.touched.values()})
-
-
-_MOVEMENT_FIELDS = (
-    "item",
-    "location",
-    "reason",
-    *QUANTITY_FIELDS,
-    "event",
-    "source",
-    "source_event_id",
-    "reference_type",
-    "reference_id",
-    "occurred_at",
-    "recorded_at",
-    "correlation_id",
-)
-
-
-def mark_dirty(item_ids: Iterable[int]) -> None:
-    """Ask for the availability refresh of these items once the transaction commits."""
-    now = timezone.now()
-    items = sorted(set(item_ids))
-    if not items:
-        return
-    insert_returning(AvailabilityDirty, ("item", "marked_at"), ((i, now) for i in items))
-    transaction.on_commit(enqueue_refresh)
-
-
-def enqueue_refresh() -> None:
-    from .tasks import availability_refresh_task
-
-    # One waiting refresh drains every committed mark: writers of a hot SKU need not each ask.
-    task_request(availability_refresh_task)
-
-
-# --- stock events ---------------------------------------------------------------------------
+from ..rules import Quantities, Refused, count_delta, event_delta
+from .ledger import Ledger, positions_locked, quantities
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,7 +216,7 @@ def _events_apply(
             {"events": [r.pk for r in rows], "items": sorted({r.item_id for r in rows})},
             correlation_id=correlation_id,
         )
-    from .backorders import backorders_wake_after
+    from ..backorders import backorders_wake_after
 
     backorders_wake_after(ledger, items)
     return EventsResult(applied=len(fresh), duplicates=len(events) - len(fresh))
@@ -586,19 +294,20 @@ def _event_apply(
         )
 
 
-def event_batch_queue(*, events: Sequence[EventInput]) -> EventBatch:
+def event_batch_queue(*, events: Sequence[EventInput], now: datetime | None = None) -> EventBatch:
     """Keep a large, already validated list for a worker; it applies as one batch there."""
     batch = EventBatch.objects.create(
         events=[asdict(e) for e in events],
         size=len(events),
         correlation_id=ensure_correlation_id(),
+        created_at=now or timezone.now(),
     )
     transaction.on_commit(lambda: _enqueue_batch(batch.pk))
     return batch
 
 
 def _enqueue_batch(batch_id: int) -> None:
-    from .tasks import event_batch_run_task
+    from ..tasks import event_batch_run_task
 
     task_publish(event_batch_run_task, batch_id=batch_id)  # or the sweep runs it
 
@@ -620,10 +329,10 @@ def event_batch_run(*, batch_id: int, now: datetime | None = None) -> EventBatch
         batch = EventBatch.objects.select_for_update().get(pk=batch_id)
         if batch.status != EventBatch.Status.QUEUED:
             return batch
-        return _event_batch_apply(batch, now)
+        return _event_batch_apply(batch, now or timezone.now())
 
 
-def _event_batch_apply(batch: EventBatch, now: datetime | None) -> EventBatch:
+def _event_batch_apply(batch: EventBatch, now: datetime) -> EventBatch:
     events = [
         EventInput(**{**e, "occurred_at": datetime.fromisoformat(e["occurred_at"])})
         for e in batch.events
@@ -637,6 +346,6 @@ def _event_batch_apply(batch: EventBatch, now: datetime | None) -> EventBatch:
         )
     except BusinessRuleViolation as refused:
         batch.status, batch.errors = EventBatch.Status.FAILED, refused.as_dicts()
-    batch.finished_at = timezone.now()
+    batch.finished_at = now
     batch.save()
     return batch
