@@ -1,14 +1,16 @@
-"""Inventory's answers to order events (dispatched by the core's outbox, each exactly once)."""
+"""Inventory's answers to order events (dispatched by the core's outbox, each exactly once),
+each taking the event's typed payload (`orders.events`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
 
 from django.db.models import Exists, F, OuterRef
 
+from orders.events import OrderAccepted, OrderCancelled, OrderShipped
 from orders.models import OrderLine
-from retailsync.events import subscribe, subscribe_many
+from retailsync.contracts import Typed, payload_encode, subscribe_many_to, subscribe_to
 from retailsync.models import DomainEvent
 
 from .backorders import backorders_recheck, backorders_wake
@@ -17,16 +19,16 @@ from .reservations import order_release, order_ship, orders_reserve
 from .reserving import Accepted
 
 
-@subscribe_many("order.accepted")
-def reserve_accepted_order(events: Sequence[DomainEvent]) -> None:
+@subscribe_many_to(OrderAccepted)
+def reserve_accepted_order(accepted: Sequence[Typed[OrderAccepted]]) -> None:
     """A chunk of accepted orders at once, in the order they were accepted (one statement for
     the simple ones: a hot SKU's position is updated once per chunk, not once per order).
 
     Only what is still open is reserved: an acceptance handled after the order's shipment or
     cancellation (retried, or replayed) would otherwise reserve units nothing releases."""
-    open_now = _open_quantities([e.payload["order_id"] for e in events])
-    orders = [_still_open(e.payload, e.correlation_id, open_now) for e in events]
-    orders_reserve(orders=[accepted for accepted in orders if accepted is not None])
+    open_now = _open_quantities([a.payload.order_id for a in accepted])
+    orders = [_still_open(a, open_now) for a in accepted]
+    orders_reserve(orders=[order for order in orders if order is not None])
 
 
 def _open_quantities(order_ids: Sequence[int]) -> dict[int, int]:
@@ -42,29 +44,30 @@ def _open_quantities(order_ids: Sequence[int]) -> dict[int, int]:
     }
 
 
-def _still_open(
-    payload: Mapping[str, Any], correlation_id: str, open_now: Mapping[int, int]
-) -> Accepted | None:
+def _still_open(accepted: Typed[OrderAccepted], open_now: Mapping[int, int]) -> Accepted | None:
     """The acceptance with only its open units; None if none is left open."""
-    lines = [
-        {**line, "quantity": min(line["quantity"], open_now.get(line["line_id"], line["quantity"]))}
-        for line in payload["lines"]
-    ]
-    if lines == payload["lines"]:
-        return Accepted(payload, correlation_id)  # as accepted: nothing shipped or cancelled
-    lines = [line for line in lines if line["quantity"] > 0]
-    return Accepted({**payload, "lines": lines}, correlation_id) if lines else None
+    payload, event = accepted.payload, accepted.event
+    lines = tuple(
+        replace(line, quantity=min(line.quantity, open_now.get(line.line_id, line.quantity)))
+        for line in payload.lines
+    )
+    if lines == payload.lines:  # as accepted: nothing shipped or cancelled
+        return Accepted(event.payload, event.correlation_id)
+    lines = tuple(line for line in lines if line.quantity > 0)
+    if not lines:
+        return None
+    return Accepted(payload_encode(replace(payload, lines=lines)), event.correlation_id)
 
 
-@subscribe("order.shipped")
-def ship_reserved_units(event: DomainEvent) -> None:
+@subscribe_to(OrderShipped)
+def ship_reserved_units(shipped: OrderShipped, event: DomainEvent) -> None:
     order_ship(payload=event.payload)
-    backorders_recheck(order_id=event.payload["order_id"])  # shipped without waiting
+    backorders_recheck(order_id=shipped.order_id)  # shipped without waiting
 
 
-@subscribe("order.cancelled")
-def release_cancelled_units(event: DomainEvent) -> None:
+@subscribe_to(OrderCancelled)
+def release_cancelled_units(cancelled: OrderCancelled, event: DomainEvent) -> None:
     released = order_release(payload=event.payload)
-    backorders_recheck(order_id=event.payload["order_id"])
+    backorders_recheck(order_id=cancelled.order_id)
     if released:
         backorders_wake()  # the units freed may be what another order waits for
