@@ -5,8 +5,9 @@ and subscriber) counts the tries: the relay does not take the event again before
 (backoff doubling from `RETAILSYNC_EVENT_RETRY_BACKOFF_SECONDS`), and after
 `RETAILSYNC_EVENT_RETRY_TRIES` tries never again by itself: it is a `poison_event` exception
 naming the event, the subscriber and the last error, until a person replays it
-(`manage.py replay --event ID`, or the admin). An event that goes through forgets its failures
-and resolves its exceptions.
+(`manage.py replay --event ID`, or the admin). Meanwhile the later events of its aggregate wait
+behind it, as the relay keeps an aggregate's events in order. An event that goes through forgets
+its failures and resolves its exceptions.
 """
 
 from __future__ import annotations

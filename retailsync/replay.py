@@ -10,6 +10,7 @@ from django.db.models import F
 
 from .correlation import set_correlation_id
 from .errors import DomainError
+from .events import events_relay_request
 from .models import DomainEvent, EventFailure, InboundMessage
 from .relay import events_dispatch
 
@@ -77,6 +78,8 @@ def events_replay(*, event_ids: Iterable[int]) -> list[EventReplayResult]:
         failure = EventFailure.objects.filter(event_id=event_id).order_by("-failed_at").first()
         if failure is None:
             results.append(EventReplayResult(event_id, "dispatched", f"{ran} subscriber run(s)"))
+            # The events of its aggregate that waited behind it may go now.
+            transaction.on_commit(events_relay_request)
         else:
             detail = f"{failure.subscriber}: {failure.last_error}"
             results.append(EventReplayResult(event_id, "failed", detail))

@@ -188,3 +188,18 @@ def test_operations_replay_a_poison_event_from_the_admin(fragile, settings):
     assert item.status == "resolved"
     assert DomainEvent.objects.get(pk=bad).dispatched_at is not None
     assert calls == [bad, bad]
+
+
+def test_the_events_waiting_behind_a_poison_event_go_once_it_is_replayed(fragile, settings):
+    settings.RETAILSYNC_EVENT_RETRY_TRIES = 1
+    first, second = _waiting(4, 4)  # one aggregate: the second waits behind the first
+    events_dispatch_waiting()
+    events_dispatch_waiting()
+    assert calls == [first]
+    assert DomainEvent.objects.get(pk=second).dispatched_at is None
+
+    broken["yes"] = False
+    call_command("replay", "--event", str(first), stdout=StringIO(), stderr=StringIO())
+
+    assert calls == [first, first, second]  # the relay asked for after the replay took it
+    assert not DomainEvent.objects.filter(dispatched_at__isnull=True).exists()
