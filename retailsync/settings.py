@@ -261,6 +261,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "retailsync")
+# A subscriber that keeps failing on an event: tried this many times, waiting twice as long
+# after each failure (from this many seconds), then the event is poison (an exception) and is
+# left until a person replays it.
+RETAILSYNC_EVENT_RETRY_TRIES = env_int("EVENT_RETRY_TRIES", 5)
+RETAILSYNC_EVENT_RETRY_BACKOFF_SECONDS = env_int("EVENT_RETRY_BACKOFF_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-stragglers": {
         "task": "retailsync.core.tasks.events_dispatch_pending",

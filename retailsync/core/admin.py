@@ -18,6 +18,7 @@ from .models import (
     AuditRecord,
     Channel,
     DomainEvent,
+    EventFailure,
     EventReceipt,
     ExceptionItem,
     InboundMessage,
@@ -219,6 +220,35 @@ class DomainEventAdmin(ReadOnlyAdmin):
 @admin.register(EventReceipt)
 class EventReceiptAdmin(ReadOnlyAdmin):
     list_display = ["event", "subscriber", "handled_at", "correlation_id"]
+
+
+@admin.register(EventFailure)
+class EventFailureAdmin(ReadOnlyAdmin):
+    """Events a subscriber failed on: waiting out their backoff, or poison (`poisoned_at`) until
+    replayed here or with `manage.py replay --event ID`."""
+
+    list_display = ["event", "subscriber", "tries", "poisoned_at", "retry_at", "last_error"]
+    list_filter = [("poisoned_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=event__id", "subscriber"]
+    actions = ["replay"]
+
+    @admin.action(
+        description="Replay the selected events to their subscribers", permissions=["replay"]
+    )
+    def replay(self, request: HttpRequest, queryset: QuerySet[EventFailure]) -> None:
+        from .replay import events_replay
+
+        ids = sorted(set(queryset.values_list("event_id", flat=True)))
+        results = events_replay(event_ids=ids)
+        self.message_user(
+            request,
+            f"Replayed {len(results)} event(s): "
+            + ", ".join(f"#{r.event_id} {r.status}" for r in results[:20]),
+            messages.INFO,
+        )
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("core.change_eventfailure")
 
 
 @admin.register(ExceptionItem)

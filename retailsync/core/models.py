@@ -186,6 +186,28 @@ class EventReceipt(models.Model):
         ]
 
 
+class EventFailure(models.Model):
+    """A subscriber failed on an event: how often, the last error, and when it may be tried
+    again (backoff). After `EVENT_RETRY_TRIES` tries the event is poison: the sweep leaves it
+    for a person (a `poison_event` exception) until it is replayed."""
+
+    event = models.ForeignKey(DomainEvent, on_delete=models.CASCADE, related_name="failures")
+    subscriber = models.CharField(max_length=128)
+    tries = models.PositiveIntegerField(default=1)
+    last_error = models.TextField(blank=True)
+    failed_at = models.DateTimeField(default=timezone.now)
+    retry_at = models.DateTimeField()
+    poisoned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscriber"], name="eventfailure_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} / {self.subscriber}: {self.tries} tries"
+
+
 class ExceptionItem(models.Model):
     """One thing a person must act on, whatever app raised it."""
 

@@ -14,7 +14,9 @@ Which events a chunk takes:
   (an order's cancellation never overtakes its acceptance in another run, nor runs before an
   acceptance whose subscriber failed);
 - not one this run tried already: an event whose subscriber failed is logged and left waiting
-  for the next run or the outbox sweep, and the events after it go on.
+  for the next run or the outbox sweep, and the events after it go on;
+- not one whose subscriber failed lately (`retailsync.core.failures`): it waits out its backoff, and
+  after the last try it is poison, an exception for a person, left until it is replayed.
 
 Each subscriber runs in a savepoint with its receipts (`EventReceipt`, unique per event and
 subscriber): a subscriber that raises loses only its own work, the others' stands. One that
@@ -34,12 +36,14 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .correlation import set_correlation_id
 from .db import insert_new
 from .events import Subscriber, subscribers_for
-from .models import DomainEvent, EventReceipt
+from .failures import failure_record, failures_clear
+from .models import DomainEvent, EventFailure, EventReceipt
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +67,17 @@ _COLUMNS = tuple(f.attname for f in DomainEvent._meta.concrete_fields)
 def _rank_sql(before: bool) -> str:
     """The waiting events in the order they are to be taken: lanes in turn."""
     table = connection.ops.quote_name(DomainEvent._meta.db_table)
+    failures = connection.ops.quote_name(EventFailure._meta.db_table)
     return f"""
-SELECT id FROM {table}
-WHERE dispatched_at IS NULL AND NOT (id = ANY(%(tried)s::bigint[]))
-      {"AND created_at < %(before)s" if before else ""}
-ORDER BY row_number() OVER (PARTITION BY lane ORDER BY id), id
+SELECT w.id FROM {table} w
+WHERE w.dispatched_at IS NULL AND NOT (w.id = ANY(%(tried)s::bigint[]))
+      {"AND w.created_at < %(before)s" if before else ""}
+      AND NOT EXISTS (
+          SELECT FROM {failures} f
+          WHERE f.event_id = w.id AND (f.poisoned_at IS NOT NULL OR f.retry_at > %(now)s))
+ORDER BY row_number() OVER (PARTITION BY w.lane ORDER BY w.id), w.id
 LIMIT %(window)s
-"""  # noqa: S608  (a table name only)
+"""  # noqa: S608  (table names only)
 
 
 @cache
@@ -114,7 +122,11 @@ class _Claims:
             waiting = DomainEvent.objects.filter(dispatched_at__isnull=True)
             if self.created_before is not None:
                 waiting = waiting.filter(created_at__lt=self.created_before)
-            events = list(waiting.exclude(pk__in=self.tried).order_by("pk")[:size])
+            resting = EventFailure.objects.filter(
+                Q(poisoned_at__isnull=False) | Q(retry_at__gt=now)
+            ).values("event_id")
+            waiting = waiting.exclude(pk__in=self.tried).exclude(pk__in=resting)
+            events = list(waiting.order_by("pk")[:size])
             DomainEvent.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
             return events
         if self.ranked:
@@ -126,7 +138,7 @@ class _Claims:
                 return rows
         window = CLAIM_WINDOW * size
         while True:
-            self.ranked = self._rank(window)
+            self.ranked = self._rank(window, now)
             full = len(self.ranked) == window
             rows = self._take(size, now)
             if len(rows) < size:
@@ -137,8 +149,8 @@ class _Claims:
             # its aggregate; there may be more to take beyond them.
             window *= 2
 
-    def _rank(self, window: int) -> list[int]:
-        params: dict[str, Any] = {"tried": _int_array(self.tried), "window": window}
+    def _rank(self, window: int, now: datetime) -> list[int]:
+        params: dict[str, Any] = {"tried": _int_array(self.tried), "window": window, "now": now}
         if self.created_before is not None:
             params["before"] = self.created_before
         with connection.cursor() as cursor:
@@ -197,11 +209,13 @@ def _run(subscriber: Subscriber, events: list[DomainEvent], now: datetime, into:
                 # A chunk's events each carry their own id; one alone sets it for its logs.
                 set_correlation_id(fresh[0].correlation_id if len(fresh) == 1 else "")
                 subscriber.handle(fresh)
-    except Exception:
+    except Exception as exc:
         ids = [e.pk for e in events]
         logger.exception("subscriber %s failed on events %s", subscriber.key, ids[:20])
         if len(events) == 1:
             into.failed.add(events[0].pk)
+            error = f"{type(exc).__name__}: {exc}"
+            failure_record(event=events[0], subscriber=subscriber.key, error=error, now=now)
         return False
     into.ran += len(fresh)
     return True
@@ -269,6 +283,7 @@ def events_dispatch_waiting(
             outcome = _dispatch(events, now)
             if outcome.failed:  # left waiting, for the next run or the sweep
                 DomainEvent.objects.filter(pk__in=outcome.failed).update(dispatched_at=None)
+            failures_clear(event_ids=[e.pk for e in events if e.pk not in outcome.failed], now=now)
         ran += outcome.ran
         claims.tried += outcome.failed
         if len(events) == chunk:
@@ -289,4 +304,5 @@ def events_dispatch(*, event_ids: Sequence[int]) -> int:
         DomainEvent.objects.filter(pk__in=done, dispatched_at__isnull=True).update(
             dispatched_at=now
         )
+        failures_clear(event_ids=done, now=now)
     return outcome.ran

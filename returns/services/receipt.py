@@ -5,16 +5,18 @@ hold; the others go back to stock."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from inventory.services import EventInput
+from retailsync.core.contracts import contract_event
 from retailsync.core.errors import BusinessRuleViolation
-from retailsync.core.events import NewEvent, events_record
+from retailsync.core.events import events_record
 
+from ..events import ReceivedLine, ReturnReceived
 from ..models import RefundPayment, Return, ReturnLine, ReturnReceipt
 from ..rules import needs_inspection, policy_for
 from .stock import location_of, stock_event, stock_follow
@@ -79,7 +81,7 @@ def return_receive(
         )
         policy = policy_for(ret.order)
         events: list[EventInput] = []
-        received: list[dict[str, object]] = []
+        arrived: list[ReceivedLine] = []
         receipts: list[ReturnReceipt] = []
         for i, (line, r) in enumerate(parcel):
             quantity = r.quantity
@@ -114,13 +116,12 @@ def return_receive(
                     at=now,
                 )
             )
-            received.append(
-                {"line_id": line.pk, "sku": sku, "quantity": quantity, "location": location}
-            )
-        if not received:
+            arrived.append(ReceivedLine(line.pk, sku, quantity, location))
+        if not arrived:
             raise BusinessRuleViolation("nothing is left to receive", field="lines")
         ReturnReceipt.objects.bulk_create(receipts)
         stock_follow(events, now=now)
+        received = [asdict(r) for r in arrived]
         if ret.status == Return.Status.REFUNDED:
             # The goods of a provisional refund: the refund holds once all of them are here.
             timeline_note(
@@ -138,16 +139,10 @@ def return_receive(
             )
         events_record(
             [
-                NewEvent(
-                    "return.received",
-                    "return",
-                    ret.pk,
-                    {
-                        "return_id": ret.pk,
-                        "order_id": ret.order_id,
-                        "location": location,
-                        "lines": received,
-                    },
+                contract_event(
+                    ReturnReceived(ret.pk, ret.order_id, location, tuple(arrived)),
+                    aggregate_type="return",
+                    aggregate_id=ret.pk,
                 )
             ],
             correlation_id=ret.correlation_id,

@@ -4,19 +4,21 @@ of both through their events, `return.refunded` and `return.closed`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Payment
 from orders.models import TaxLine as OrderTaxLine
+from retailsync.core.contracts import contract_event
 from retailsync.core.errors import BusinessRuleViolation, Conflict
 from retailsync.core.events import NewEvent, events_record
 from retailsync.core.money import quantize
 
+from ..events import RefundedLine, ReturnClosed, ReturnRefunded, TaxReversal
 from ..models import RefundPayment, Return, ReturnLine, ReturnTaxReversal
 from ..quote import RefundQuote, jurisdiction_of, refund_quote
 from .transitions import Actor, return_locked, return_move, step_check
@@ -119,66 +121,66 @@ def refund_record(
             status=RefundPayment.Status.PROVISIONAL if provisional else RefundPayment.Status.DONE,
             created_at=now,
         )
-    details = {
-        "amount": ret.refund_amount,
-        "goods": quote.goods,
-        "tax": quote.tax,
-        "shipping": quote.shipping,
-        "restocking_fee": quote.fee,
-        "exchange_credit": quote.exchange_credit,
-        "exchange_due": quote.exchange_due,
-        "method": ret.refund_method,
-        "provisional": provisional,
-    }
+    refunded = ReturnRefunded(
+        **_whose(ret),
+        amount=ret.refund_amount,
+        goods=quote.goods,
+        tax=quote.tax,
+        shipping=quote.shipping,
+        restocking_fee=quote.fee,
+        exchange_credit=quote.exchange_credit,
+        exchange_due=quote.exchange_due,
+        method=ret.refund_method,
+        provisional=provisional,
+        liability=ret.refund_method in ("store_credit", "gift_card"),
+        tax_reversals=tuple(
+            TaxReversal(r.tax_line_id, r.jurisdiction, r.amount) for r in ret.tax_reversals.all()
+        ),
+        lines=tuple(
+            RefundedLine(x.line.order_line_id, x.line.quantity, x.amount, x.tax, x.fee)
+            for x in quote.lines
+        ),
+    )
+    details = {name: getattr(refunded, name) for name in _REFUND_DETAILS}
     return_move(ret, action, actor, now=now, details=details)
     ret.save()
-    events_record(
-        [
-            _money_event(
-                "return.refunded",
-                ret,
-                {
-                    **details,
-                    "liability": ret.refund_method in ("store_credit", "gift_card"),
-                    "tax_reversals": [
-                        {
-                            "tax_line_id": r.tax_line_id,
-                            "jurisdiction": r.jurisdiction,
-                            "amount": r.amount,
-                        }
-                        for r in ret.tax_reversals.all()
-                    ],
-                    "lines": [
-                        {
-                            "order_line_id": x.line.order_line_id,
-                            "quantity": x.line.quantity,
-                            "amount": x.amount,
-                            "tax": x.tax,
-                            "restocking_fee": x.fee,
-                        }
-                        for x in quote.lines
-                    ],
-                },
-            )
-        ],
-        correlation_id=ret.correlation_id,
-    )
+    events_record([_return_event(refunded, ret)], correlation_id=ret.correlation_id)
 
 
-def _money_event(name: str, ret: Return, figures: Mapping[str, object]) -> NewEvent:
-    """An event the ledger reads: which return, order and channel, in which currency."""
-    return NewEvent(
-        name,
-        "return",
-        ret.pk,
-        {
-            "return_id": ret.pk,
-            "order_id": ret.order_id,
-            "channel": ret.channel.code,
-            "currency": ret.currency,
-            **figures,
-        },
-    )
+# What the return's timeline keeps of a refund.
+_REFUND_DETAILS = (
+    "amount",
+    "goods",
+    "tax",
+    "shipping",
+    "restocking_fee",
+    "exchange_credit",
+    "exchange_due",
+    "method",
+    "provisional",
+)
+
+
+class _Whose(TypedDict):
+    return_id: int
+    order_id: int
+    channel: str
+    currency: str
+
+
+def _whose(ret: Return) -> _Whose:
+    """What an event the ledger reads says first: which return, order and channel, in which
+    currency."""
+    return {
+        "return_id": ret.pk,
+        "order_id": ret.order_id,
+        "channel": ret.channel.code,
+        "currency": ret.currency,
+    }
+
+
+def _return_event(payload: ReturnRefunded | ReturnClosed, ret: Return) -> NewEvent:
+    return contract_event(payload, aggregate_type="return", aggregate_id=ret.pk)
 
 
 def return_close(*, return_id: int, actor: Actor = None, now: datetime | None = None) -> Return:
@@ -188,20 +190,13 @@ def return_close(*, return_id: int, actor: Actor = None, now: datetime | None = 
         ret = return_locked(return_id)
         step_check(ret, "close")
         return_move(ret, "close", actor, now=now)
-        events_record(
-            [
-                _money_event(
-                    "return.closed",
-                    ret,
-                    {
-                        "refund_amount": ret.refund_amount,
-                        "refund_tax": ret.refund_tax,
-                        "refund_shipping": ret.refund_shipping,
-                        "restocking_fee": ret.restocking_fee,
-                        "method": ret.refund_method,
-                    },
-                )
-            ],
-            correlation_id=ret.correlation_id,
+        closed = ReturnClosed(
+            **_whose(ret),
+            refund_amount=ret.refund_amount,
+            refund_tax=ret.refund_tax,
+            refund_shipping=ret.refund_shipping,
+            restocking_fee=ret.restocking_fee,
+            method=ret.refund_method,
         )
+        events_record([_return_event(closed, ret)], correlation_id=ret.correlation_id)
     return ret

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from retailsync.core import events, relay
 from retailsync.core.events import NewEvent, events_record
-from retailsync.core.models import DomainEvent, EventReceipt
+from retailsync.core.models import DomainEvent, EventFailure, EventReceipt
 from retailsync.core.relay import events_dispatch_waiting
 from retailsync.core.tasks import events_dispatch_pending
 from tests.conftest import events_held
@@ -160,6 +161,9 @@ def test_a_failing_subscriber_leaves_only_its_events_for_the_sweep(subscribers, 
     DomainEvent.objects.filter(pk__in=waiting_now).update(
         created_at=DomainEvent.objects.get(pk=poisoned).created_at.replace(year=2020)
     )
+    # The failed event waits out its backoff (retailsync.core.failures) before the sweep retries it.
+    assert EventFailure.objects.filter(event_id=poisoned).count() == 2  # _picky, _picky_many
+    EventFailure.objects.update(retry_at=timezone.now())
     assert events_dispatch_pending() == 2 + 1  # the two that failed, then thing 3's later one
 
     assert sorted(pk for pk, *_ in handled) == sorted([*ids[:5], later])  # _record: once each
