@@ -1,6 +1,6 @@
 """What orders tells the other apps: the payloads of its events (`retailsync.core.contracts`).
 
-The outbox's JSON keeps these keys; `orders.single` builds `order.accepted` in SQL from the
+The outbox's JSON keeps these keys; `orders.services.insert_one` builds `order.accepted` in SQL from the
 same dict the ORM path writes, plus the ids it draws (`order_id`, each line's `line_id`).
 """
 
@@ -35,6 +35,9 @@ class OrderAccepted:
     channel_status: str
     placed_at: datetime
     lines: tuple[LineQuantity, ...]
+    # "paid" or "unpaid", as the channel's adapter reads its status (an unpaid order's
+    # reservations expire); events written before the field existed are read as paid.
+    payment_state: str = "paid"
 
 
 @contract("order.updated")

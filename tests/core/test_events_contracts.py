@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from orders import services
 from orders.events import LineQuantity, OrderAccepted, OrderCancelled, OrderShipped
+from orders.services import receive as services
 from retailsync.core.contracts import (
     ContractError,
     contract_event,
