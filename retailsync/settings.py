@@ -89,7 +89,7 @@ INSTALLED_APPS = [
     "retailsync.apps.RootConfig",  # the composition root: the demo loader's command
     "orders.apps.OrdersConfig",
     "inventory.apps.InventoryConfig",
-    "settlements",
+    "settlements.apps.SettlementsConfig",
     "returns.apps.ReturnsConfig",
     "journals",
 ]
@@ -276,6 +276,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-inventory": {"task": "inventory.tasks.inventory_sweep_task", "schedule": 60.0},
     # Backorders are filled when stock arrives; this covers a request lost with the broker.
     "fill-backorders": {"task": "inventory.tasks.backorders_fill_task", "schedule": 60.0},
+    # A settlement upload whose worker died mid-file is picked up again (settlements/loading.py).
+    "resume-uploads": {"task": "settlements.tasks.uploads_resume_task", "schedule": 60.0},
+    # Payouts not in the bank by their deposit date: missing; settlements past their lag: overdue.
+    "age-settlements": {"task": "settlements.tasks.settlements_age_task", "schedule": 3600.0},
 }
 
 # --- exports ---------------------------------------------------------------------------------
@@ -290,6 +294,9 @@ EXPORT_FORMATS = [SafeCSV, SafeXLSX]
 # --- retailsync -----------------------------------------------------------------------------
 # Webhook retries older than this are not trusted to replace newer state.
 RETAILSYNC_BATCH_MAX = 500
+# The largest settlement file or bank statement an upload takes (it is streamed to storage and
+# read a record at a time: size costs disk and time, not memory). Over it: 413.
+SETTLEMENT_UPLOAD_MAX_BYTES = env_int("SETTLEMENT_UPLOAD_MAX_BYTES", 1024 * 1024 * 1024)
 # Webhook receivers exempt from "https and public addresses only" (retailsync.core.webhooks).
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 # The channels' availability feed lagging further behind the stock than this (the oldest stock

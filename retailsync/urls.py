@@ -10,6 +10,7 @@ from orders import views as orders_views
 from returns import api as returns_api
 from returns import api_transitions as returns_transitions
 from returns import views as returns_views
+from settlements import api as settlements_api
 
 from . import views
 from .core import api, guards
@@ -78,6 +79,43 @@ api_v1 = [
         name="exception-ignore",
     ),
     path("trace/<str:correlation_id>", api.TraceApi.as_view(), name="trace"),
+    path(
+        "settlements/uploads", settlements_api.UploadCreateApi.as_view(), name="settlement-upload"
+    ),
+    path(
+        "settlements/uploads/<int:pk>",
+        settlements_api.UploadDetailApi.as_view(),
+        name="settlement-upload-detail",
+    ),
+    path("settlements/batches/", settlements_api.BatchListApi.as_view(), name="batch-list"),
+    path(
+        "settlements/batches/<int:pk>",
+        settlements_api.BatchDetailApi.as_view(),
+        name="batch-detail",
+    ),
+    path(
+        "settlements/batches/<int:pk>/lines",
+        settlements_api.BatchLinesApi.as_view(),
+        name="batch-lines",
+    ),
+    path(
+        "settlements/batches/<int:pk>/match",
+        settlements_api.BatchMatchApi.as_view(),
+        name="batch-match",
+    ),
+    path(
+        "settlements/batches/<int:pk>/undo",
+        settlements_api.BatchUndoApi.as_view(),
+        name="batch-undo",
+    ),
+    *[
+        path(
+            f"settlements/lines/<int:pk>/{action}",
+            settlements_api.LineActionApi.as_view(action=action.replace("-", "_")),
+            name=f"line-{action}",
+        )
+        for action in ("match", "unmatch", "write-off")
+    ],
 ]
 
 urlpatterns = [

@@ -1,0 +1,297 @@
+"""Settlement endpoints (API.md): uploads followed to `done`, batches with their figures and
+lines, and what finance does by hand (re-run, undo, match, unmatch, write off)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.api import amount
+from orders.models import Order
+from retailsync.core.auth import role_required
+from retailsync.core.errors import BusinessRuleViolation, FieldError, Malformed, NotFound
+from retailsync.core.models import Channel
+from retailsync.core.publish import task_publish
+from retailsync.core.schema import ERRORS
+from retailsync.core.serializers import StrictSerializer
+
+from .loading import upload_create
+from .matching import batch_match, batches_match
+from .matching.actions import batch_undo, line_match, line_unmatch, line_write_off
+from .models import Provider, SettlementBatch, SettlementLine, Upload
+from .selectors import BatchFilter, LineFilter, batches_listed
+from .tasks import upload_process_task
+
+Finance = role_required("finance")
+
+
+class UploadOutput(serializers.ModelSerializer[Upload]):
+    batches = serializers.ListField(source="batch_ids", child=serializers.IntegerField())
+    channel: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+
+    class Meta:
+        model = Upload
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "provider",
+            "channel",
+            "name",
+            "size",
+            "sha256",
+            "rows",
+            "batches",
+            "counts",
+            "errors",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class UploadInput(StrictSerializer):
+    file = serializers.FileField()
+    provider = serializers.ChoiceField(choices=Provider.values)
+    channel = serializers.SlugField(required=False, allow_blank=True, default="")
+
+
+class UploadCreateApi(APIView):
+    permission_classes = [Finance]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": UploadInput},
+        responses={202: UploadOutput, 400: ERRORS, 413: ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = UploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload_file = data.validated_data["file"]
+        limit = settings.SETTLEMENT_UPLOAD_MAX_BYTES
+        if upload_file.size > limit:
+            error = Malformed(f"the file is {upload_file.size} bytes, over {limit}", field="file")
+            error.status_code = 413
+            raise error
+        channel = None
+        if code := data.validated_data["channel"]:
+            channel = Channel.objects.filter(code=code).first()
+            if channel is None:
+                raise Malformed([FieldError("channel", f"no channel {code!r}")])
+        upload = upload_create(
+            stream=upload_file,
+            name=upload_file.name or "upload",
+            provider=data.validated_data["provider"],
+            channel=channel,
+            user=request.user if request.user.is_authenticated else None,
+            now=timezone.now(),
+        )
+        if upload.status == Upload.Status.QUEUED:
+            task_publish(upload_process_task, upload_id=upload.pk)
+            upload.refresh_from_db()
+        return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
+
+
+class UploadDetailApi(generics.RetrieveAPIView[Upload]):
+    permission_classes = [Finance]
+    serializer_class = UploadOutput
+    queryset = Upload.objects.select_related("channel")
+
+
+def _money(value: Any, currency: str) -> str | None:
+    return amount(value, currency)
+
+
+class BatchOutput(serializers.ModelSerializer[SettlementBatch]):
+    channel: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    legal_entity: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    figures = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SettlementBatch
+        fields = [
+            "id",
+            "provider",
+            "key",
+            "is_statement",
+            "channel",
+            "legal_entity",
+            "period_start",
+            "period_end",
+            "deposit_date",
+            "currency",
+            "figures",
+            "lines_count",
+            "matched",
+            "unmatched",
+            "matched_at",
+            "deposit_status",
+            "deposited_on",
+            "file_hash",
+            "created_at",
+        ]
+
+    def get_figures(self, batch: SettlementBatch) -> dict[str, str | None]:
+        return {}
+
+    def to_representation(self, batch: SettlementBatch) -> dict[str, Any]:
+        data = super().to_representation(batch)
+        data.pop("figures")
+        c = batch.currency
+        for name in (
+            "gross",
+            "fees",
+            "refunds",
+            "chargebacks",
+            "net",
+            "payout_amount",
+            "variance",
+            "opening_balance",
+            "closing_balance",
+        ):
+            data[name] = _money(getattr(batch, name), c)
+        data["match_rate"] = (
+            f"{batch.matched / batch.lines_count:.4f}" if batch.lines_count else None
+        )
+        return data
+
+
+class LineOutput(serializers.ModelSerializer[SettlementLine]):
+    class Meta:
+        model = SettlementLine
+        fields = [
+            "id",
+            "batch",
+            "row",
+            "line_key",
+            "kind",
+            "currency",
+            "posted_at",
+            "order_ref",
+            "payment_ref",
+            "related_ref",
+            "payment_method",
+            "description",
+            "outcome",
+            "rule",
+            "reason",
+            "order",
+            "expected",
+            "manual",
+            "note",
+            "raw",
+        ]
+
+    def to_representation(self, line: SettlementLine) -> dict[str, Any]:
+        data = super().to_representation(line)
+        for name in ("gross", "fee", "net"):
+            data[name] = _money(getattr(line, name), line.currency)
+        return data
+
+
+class BatchListApi(generics.ListAPIView[SettlementBatch]):
+    permission_classes = [Finance]
+    serializer_class = BatchOutput
+    filterset_class = BatchFilter
+
+    def get_queryset(self) -> QuerySet[SettlementBatch]:
+        return batches_listed()
+
+
+class BatchDetailApi(generics.RetrieveAPIView[SettlementBatch]):
+    permission_classes = [Finance]
+    serializer_class = BatchOutput
+
+    def get_queryset(self) -> QuerySet[SettlementBatch]:
+        return batches_listed()
+
+
+class BatchLinesApi(generics.ListAPIView[SettlementLine]):
+    permission_classes = [Finance]
+    serializer_class = LineOutput
+    filterset_class = LineFilter
+
+    def get_queryset(self) -> QuerySet[SettlementLine]:
+        return SettlementLine.objects.filter(batch_id=self.kwargs["pk"]).order_by("id")
+
+
+def _batch(pk: int) -> SettlementBatch:
+    batch = batches_listed().filter(pk=pk).first()
+    if batch is None:
+        raise NotFound(f"settlement batch {pk} does not exist")
+    return batch
+
+
+def _line(pk: int) -> SettlementLine:
+    line = SettlementLine.objects.select_related("batch__legal_entity").filter(pk=pk).first()
+    if line is None:
+        raise NotFound(f"settlement line {pk} does not exist")
+    return line
+
+
+class BatchMatchApi(APIView):
+    """Run the rules over the batch again (what a person set stays)."""
+
+    permission_classes = [Finance]
+
+    @extend_schema(request=None, responses={200: BatchOutput, 404: ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        batch = _batch(pk)
+        batch_match(batch, now=timezone.now(), user=request.user)
+        batches_match([], now=timezone.now())
+        return Response(BatchOutput(_batch(pk)).data)
+
+
+class BatchUndoApi(APIView):
+    """Take back the rules' matches of the batch."""
+
+    permission_classes = [Finance]
+
+    @extend_schema(request=None, responses={200: BatchOutput, 404: ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        batch_undo(_batch(pk), user=request.user, now=timezone.now())  # type: ignore[arg-type]
+        return Response(BatchOutput(_batch(pk)).data)
+
+
+class LineActionInput(StrictSerializer):
+    order = serializers.IntegerField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class LineActionApi(APIView):
+    """`match` (with `order`), `unmatch`, `write-off` (with `reason`)."""
+
+    permission_classes = [Finance]
+    action = ""
+
+    @extend_schema(request=LineActionInput, responses={200: LineOutput, 404: ERRORS, 422: ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        data = LineActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values, line, now = data.validated_data, _line(pk), timezone.now()
+        user = request.user if request.user.is_authenticated else None
+        if self.action == "match":
+            order = Order.objects.filter(pk=values.get("order")).first()
+            if order is None:
+                raise BusinessRuleViolation("give the id of an existing order", field="order")
+            line = line_match(line, order=order, user=user, note=values["note"], now=now)  # type: ignore[arg-type]
+        elif self.action == "unmatch":
+            line = line_unmatch(line, user=user, note=values["note"], now=now)  # type: ignore[arg-type]
+        else:
+            line = line_write_off(line, user=user, reason=values["reason"], now=now)  # type: ignore[arg-type]
+        return Response(LineOutput(line).data)

@@ -1,0 +1,219 @@
+"""Uploads: a file stored as it came, then read, staged, kept and matched by a worker.
+
+`upload_create` (web process, or `manage.py import_settlement`) stores the file in chunks while
+hashing it; `upload_process` (the Celery task) reads it a record at a time through its format's
+parser. Nothing is kept from a file that cannot be trusted: the lines wait in the connection's
+temporary table until the last row has parsed and the control totals agree (staging.py).
+Re-running an upload, or a worker picking it up again after another died mid-file, starts the
+file from its first byte and ends with the same batches and lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from django.contrib.auth.models import User
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+
+from retailsync.core.correlation import ensure_correlation_id
+from retailsync.core.models import Channel
+from retailsync.core.services import exception_raise
+
+from .batches import batches_save, batches_totals
+from .models import BANK_FORMATS, ProviderSettings, Upload
+from .parsers import PARSERS
+from .parsers.base import ColumnMapping, ParsedBatch, ParsedLine, ParseError
+from .staging import lines_commit, staging_create, staging_drop, staging_write
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 20_000
+MAX_ERRORS = 20
+STALE_AFTER = timedelta(minutes=3)  # an upload whose worker stopped beating is picked up again
+
+
+def upload_create(
+    *,
+    stream: IO[bytes],
+    name: str,
+    provider: str,
+    channel: Channel | None,
+    user: User | None,
+    now: datetime,
+) -> Upload:
+    """Store the file and queue it. The same file (by hash) already read for this provider:
+    the upload is done at once with the batches that one made, and nothing is added."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
+    upload = Upload(
+        provider=provider,
+        channel=channel,
+        name=name[:255],
+        size=size,
+        sha256=digest.hexdigest(),
+        created_by=user if user is not None and user.is_authenticated else None,
+        correlation_id=ensure_correlation_id(),
+        created_at=now,
+    )
+    same = (
+        Upload.objects.filter(provider=provider, sha256=upload.sha256, status=Upload.Status.DONE)
+        .order_by("created_at")
+        .first()
+    )
+    if same is not None:
+        upload.file.name = same.file.name
+        upload.status = Upload.Status.DONE
+        upload.progress = 100
+        upload.rows = same.rows
+        upload.batch_ids = same.batch_ids
+        upload.counts = {**same.counts, "new_lines": 0, "same_file_as": same.pk}
+        upload.finished_at = now
+        upload.save()
+        return upload
+    upload.file.save(name, File(stream, name=name), save=False)
+    upload.save()
+    return upload
+
+
+def _mapping(provider: str) -> ColumnMapping | None:
+    if provider not in ("generic", "bank_csv"):
+        return None
+    found = ProviderSettings.objects.filter(provider=provider).first()
+    if found is None or not found.column_mapping:
+        return None
+    return ColumnMapping(
+        columns=found.column_mapping,
+        date_format=found.date_format,
+        decimal_separator=found.decimal_separator,
+        sign_convention=found.sign_convention,
+        delimiter=found.delimiter,
+        currency=found.currency,
+    )
+
+
+class _Counter:
+    """The raw file's position, for progress, as the parser pulls bytes through it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+
+    @property
+    def position(self) -> int:
+        return self.raw.tell()
+
+
+def _beat(upload: Upload, **fields: Any) -> None:
+    fields["heartbeat_at"] = timezone.now()
+    Upload.objects.filter(pk=upload.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(upload, name, value)
+
+
+def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], int]:
+    """Parse and stage the whole file; the batches it announced and the lines read."""
+    parse = PARSERS[upload.provider]
+    batches: dict[str, ParsedBatch] = {}
+    chunk: list[ParsedLine] = []
+    staged = 0
+    seen_keys: set[str] = set()
+    first_currency: dict[str, str] = {}
+    for record in parse(stream, options=_mapping(upload.provider)):
+        if isinstance(record, ParsedBatch):
+            batches[record.key] = record
+            continue
+        chunk.append(record)
+        if record.batch_key not in seen_keys:
+            seen_keys.add(record.batch_key)
+            first_currency[record.batch_key] = record.currency
+        if len(chunk) >= CHUNK_ROWS:
+            staging_write(staged, chunk)
+            staged += len(chunk)
+            chunk = []
+            done = stream.tell() * 90 // max(upload.size, 1)
+            _beat(upload, progress=min(done, 90), rows=staged)
+    if chunk:
+        staging_write(staged, chunk)
+        staged += len(chunk)
+    for key in seen_keys - batches.keys():  # lines of a batch the file never described
+        batches[key] = ParsedBatch(key=key, currency=first_currency[key])
+    return batches, staged
+
+
+def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
+    """Read, keep and match one upload (the Celery task's body)."""
+    from .matching import batches_match  # the rules need the batches kept first
+
+    upload = Upload.objects.get(pk=upload_id)
+    if upload.status in (Upload.Status.DONE, Upload.Status.FAILED):
+        return upload
+    now = now or timezone.now()
+    _beat(upload, status=Upload.Status.PARSING, progress=0, attempts=upload.attempts + 1)
+    staging_create()
+    try:
+        with upload.file.open("rb") as stream:
+            batches, rows = _read(upload, stream)
+        if not rows and not batches:
+            raise ParseError(0, "the file has no records")
+        with transaction.atomic():
+            kept = batches_save(upload, list(batches.values()), now=now)
+            new_lines = lines_commit(upload.provider)
+            batches_totals([b.pk for b in kept])
+    except ParseError as problem:
+        staging_drop()
+        return _failed(upload, problem, now=now)
+    except UnicodeDecodeError as problem:
+        staging_drop()
+        return _failed(upload, ParseError(0, f"not the file's encoding: {problem}"), now=now)
+    staging_drop()
+    ids = [b.pk for b in kept]
+    _beat(upload, status=Upload.Status.MATCHING, progress=90, rows=rows, batch_ids=ids)
+    counts = batches_match(ids, now=now)
+    upload.counts = {"rows": rows, "new_lines": new_lines, "batches": len(ids), **counts}
+    _beat(
+        upload,
+        status=Upload.Status.DONE,
+        progress=100,
+        counts=upload.counts,
+        finished_at=timezone.now(),
+    )
+    return upload
+
+
+def _failed(upload: Upload, problem: ParseError, *, now: datetime) -> Upload:
+    errors = [{"row": problem.row, "reason": problem.reason}]
+    _beat(upload, status=Upload.Status.FAILED, errors=errors, finished_at=timezone.now())
+    kind = "bank statement" if upload.provider in BANK_FORMATS else "settlement file"
+    exception_raise(
+        kind="settlement_file_refused",
+        reason=f"The {kind} {upload.name} ({upload.provider}) was refused, nothing kept: {problem}",
+        details={"upload": upload.pk, "errors": errors},
+        object_type="settlement_upload",
+        object_id=upload.pk,
+        object_label=upload.name,
+        channel=upload.channel,
+        dedupe_key=f"settlement_upload:{upload.sha256}",
+        correlation_id=upload.correlation_id,
+        now=now,
+    )
+    return upload
+
+
+def uploads_stale(*, now: datetime) -> Iterator[int]:
+    """Uploads whose worker went away mid-file (or whose publish was lost): to pick up again."""
+    cutoff = now - STALE_AFTER
+    yield from Upload.objects.filter(
+        status__in=[Upload.Status.PARSING, Upload.Status.MATCHING], heartbeat_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    yield from Upload.objects.filter(
+        status=Upload.Status.QUEUED, created_at__lt=cutoff
+    ).values_list("pk", flat=True)

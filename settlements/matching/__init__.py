@@ -1,0 +1,258 @@
+"""Matching a batch: link its lines to orders by the rules, give each order's lines a verdict,
+queue what a person must look at, check the payout identity, and tell the journals.
+
+A run is a constant number of statements per batch whatever its size (rules.py, verdicts.py);
+it can run again (same result, nothing added) and be undone (`batch_undo`). What a person set
+by hand (`SettlementLine.manual`) is never touched by a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Min, Q, Sum
+
+from orders.models import Order
+from retailsync.core.contracts import contract_event
+from retailsync.core.events import events_record
+from retailsync.core.models import ExceptionItem
+
+from ..batches import batches_totals
+from ..events import KindTotal, SettlementBatchMatched
+from ..models import (
+    ExpectedSettlement,
+    MatchRun,
+    Outcome,
+    ProviderSettings,
+    SettlementBatch,
+    SettlementLine,
+)
+from .deposits import deposits_match
+from .exceptions import REASONS, Finding, findings_raise
+from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
+from .verdicts import VERDICTS, groups_read, side_sql, verdict_of, verdicts_drop, verdicts_write
+
+
+def provider_settings(provider: str) -> ProviderSettings:
+    found = ProviderSettings.objects.filter(provider=provider).first()
+    return found or ProviderSettings(provider=provider)
+
+
+def _apply(batch: SettlementBatch) -> None:
+    """Write every open line's link and verdict in one statement."""
+    kinds = ", ".join(f"'{k.value}'" for k in BATCH_KINDS)
+    batch_item = f"(l.kind IN ({kinds}) AND l.order_ref = '' AND l.payment_ref = '')"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {LINE} SET order_id = x.order_id, rule = x.rule, outcome = x.outcome,
+                   reason = x.reason, expected_id = x.expected_id
+            FROM (
+                SELECT l.id AS id, k.order_id AS order_id, v.expected_id AS expected_id,
+                  CASE WHEN k.line_id IS NOT NULL THEN k.rule
+                       WHEN l.kind = 'payout' THEN 'payout'
+                       WHEN {batch_item} THEN 'batch' ELSE '' END AS rule,
+                  CASE WHEN k.line_id IS NOT NULL THEN v.outcome
+                       WHEN {batch_item} THEN 'matched' ELSE 'unmatched' END AS outcome,
+                  CASE WHEN k.line_id IS NOT NULL THEN v.reason
+                       WHEN {batch_item} THEN '' ELSE 'no_order' END AS reason
+                FROM {LINE} l
+                LEFT JOIN {LINKS} k ON k.line_id = l.id
+                LEFT JOIN {VERDICTS} v ON v.order_id = k.order_id AND v.side = {side_sql("l")}
+                WHERE l.batch_id = %s AND NOT l.manual
+            ) x
+            WHERE {LINE}.id = x.id
+            """,
+            [batch.pk],
+        )
+
+
+def _findings(batch: SettlementBatch, verdicts: Sequence[object]) -> list[Finding]:
+    from .verdicts import Verdict
+
+    flagged = [v for v in verdicts if isinstance(v, Verdict) and v.reason]
+    labels = dict(
+        Order.objects.filter(pk__in={v.order_id for v in flagged}).values_list("pk", "order_number")
+    )
+    externals = dict(
+        Order.objects.filter(pk__in={v.order_id for v in flagged}).values_list("pk", "external_id")
+    )
+    findings = []
+    for v in flagged:
+        label = labels.get(v.order_id) or externals.get(v.order_id) or str(v.order_id)
+        key = (
+            f"settlement:chargeback:{v.order_id}"
+            if v.reason == "chargeback"
+            else f"settlement:{batch.pk}:{v.reason}:{v.order_id}:{v.side}"
+        )
+        findings.append(
+            Finding(
+                key=key,
+                reason=v.reason,
+                text=f"{batch}: order {label}, {REASONS[v.reason]}"
+                + (f" ({v.variance:+.2f} {batch.currency})" if v.variance else ""),
+                object_type="order",
+                object_id=str(v.order_id),
+                object_label=label,
+                details={"batch": batch.pk, "side": v.side, "variance": str(v.variance)},
+            )
+        )
+    unknown = (
+        SettlementLine.objects.filter(batch=batch, outcome=Outcome.UNMATCHED, reason="no_order")
+        .values("order_ref", "payment_ref")
+        .annotate(first=Min("id"), net=Sum("net"), line=Count("id"))
+        .order_by()
+    )
+    for row in unknown:
+        ref = row["order_ref"] or row["payment_ref"] or "(no reference)"
+        first = row["first"]
+        findings.append(
+            Finding(
+                key=f"settlement:{batch.pk}:no_order:{ref}",
+                reason="no_order",
+                text=f"{batch}: {ref}, {REASONS['no_order']} ({row['line']} lines, "
+                f"{row['net']:.2f} {batch.currency})",
+                object_type="settlement_line",
+                object_id=str(first),
+                object_label=ref,
+                details={"batch": batch.pk, "lines": row["line"], "net": str(row["net"])},
+            )
+        )
+    return findings
+
+
+def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
+    rows = (
+        SettlementLine.objects.filter(batch=batch)
+        .values("kind")
+        .annotate(gross=Sum("gross"), fee=Sum("fee"), net=Sum("net"), lines=Count("id"))
+        .order_by("kind")
+    )
+    return tuple(KindTotal(r["kind"], r["gross"], r["fee"], r["net"], r["lines"]) for r in rows)
+
+
+def _expectations_settle(verdicts: Sequence[object]) -> None:
+    from .verdicts import Verdict
+
+    status = {
+        Outcome.MATCHED: ExpectedSettlement.Status.SETTLED,
+        Outcome.VARIANCE: ExpectedSettlement.Status.VARIANCE,
+    }
+    by_status: dict[str, list[int]] = {}
+    for v in verdicts:
+        if isinstance(v, Verdict) and v.expected_id and v.outcome in status:
+            by_status.setdefault(status[Outcome(v.outcome)], []).append(v.expected_id)
+    for value, ids in by_status.items():
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            ExpectedSettlement.objects.filter(pk__in=chunk).update(status=value)
+            ExceptionItem.objects.filter(
+                status=ExceptionItem.Status.OPEN,
+                dedupe_key__in=[f"settlement_overdue:{pk}" for pk in chunk],
+            ).update(
+                status=ExceptionItem.Status.RESOLVED,
+                resolution="The money arrived after its payout lag.",
+            )
+
+
+def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> MatchRun:
+    """One run of the rules over one batch."""
+    settings = provider_settings(batch.provider)
+    by = user if user is not None and user.is_authenticated else None
+    run = MatchRun.objects.create(batch=batch, started_at=now, by=by)
+    with transaction.atomic():
+        counts: dict[str, int] = {}
+        if not batch.is_statement:
+            if batch.matched_at is not None:  # a re-run: start from the rules' blank page
+                SettlementLine.objects.filter(batch=batch, manual=False).update(
+                    outcome=Outcome.UNMATCHED, order=None, expected=None, rule="", reason=""
+                )
+            counts = links_find(batch, settings)
+            groups = groups_read(batch)
+            verdicts = [verdict_of(g, settings) for g in groups.values()]
+            verdicts_write(verdicts)
+            _apply(batch)
+            links_drop()
+            verdicts_drop()
+            _expectations_settle(verdicts)
+            findings = _findings(batch, verdicts)
+        else:
+            findings = []
+        batches_totals([batch.pk])
+        batch.refresh_from_db()
+        if not batch.is_statement and abs(batch.variance) > settings.amount_tolerance:
+            findings.append(
+                Finding(
+                    key=f"settlement:{batch.pk}:payout_variance",
+                    reason="payout_variance",
+                    text=f"{batch}: {REASONS['payout_variance']}: paid "
+                    f"{batch.payout_amount:.2f}, lines {batch.net:.2f} {batch.currency}",
+                    object_type="settlement_batch",
+                    object_id=str(batch.pk),
+                    object_label=batch.key,
+                    details={"variance": str(batch.variance)},
+                )
+            )
+        findings_raise(
+            findings, channel=batch.channel, now=now, stale_prefixes=[f"settlement:{batch.pk}:"]
+        )
+        outcomes = dict(
+            SettlementLine.objects.filter(batch=batch)
+            .values_list("outcome")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        run.counts = {"rules": counts, "outcomes": outcomes, "exceptions": len(findings)}
+        run.finished_at = now
+        run.save(update_fields=["counts", "finished_at"])
+        batch.matched_at = now
+        batch.save(update_fields=["matched_at"])
+        if not batch.is_statement:
+            events_record(
+                [
+                    contract_event(
+                        SettlementBatchMatched(
+                            batch_id=batch.pk,
+                            run_id=run.pk,
+                            provider=batch.provider,
+                            key=batch.key,
+                            channel=batch.channel.code if batch.channel else "",
+                            legal_entity=batch.legal_entity.code if batch.legal_entity else "",
+                            currency=batch.currency,
+                            payout_amount=batch.payout_amount or Decimal(0),
+                            net=batch.net,
+                            variance=batch.variance,
+                            deposit_date=batch.deposit_date,
+                            matched=batch.matched,
+                            unmatched=batch.unmatched,
+                            totals=_kind_totals(batch),
+                        ),
+                        aggregate_type="settlement_batch",
+                        aggregate_id=batch.pk,
+                    )
+                ]
+            )
+    return run
+
+
+def batches_match(batch_ids: Sequence[int], *, now: datetime) -> dict[str, int]:
+    """Match an upload's batches, then payouts to deposits; the upload's summary counts."""
+    batches = list(
+        SettlementBatch.objects.filter(pk__in=batch_ids).select_related("channel__legal_entity")
+    )
+    for batch in batches:
+        batch_match(batch, now=now)
+    deposits_match(now=now)
+    lines = SettlementLine.objects.filter(batch_id__in=batch_ids)
+    summary = lines.aggregate(
+        lines=Count("id"),
+        matched=Count("id", filter=Q(outcome__in=[Outcome.MATCHED, Outcome.VARIANCE])),
+        unmatched=Count("id", filter=Q(outcome=Outcome.UNMATCHED)),
+        variance=Count("id", filter=Q(outcome=Outcome.VARIANCE)),
+        duplicate=Count("id", filter=Q(outcome=Outcome.DUPLICATE)),
+    )
+    return {k: int(v or 0) for k, v in summary.items()}

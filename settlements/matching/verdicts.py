@@ -1,0 +1,178 @@
+"""What the linked lines of each order say, side by side with what was expected.
+
+Per order and side (the sale with its fees, the refunds, the chargebacks), over the whole
+batch in three aggregate queries: what this batch brought, what earlier batches already
+settled for the order, and what was expected. The verdict is worked out here in Decimal (one
+rule per outcome, readable), then written back in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from ..models import ExpectedSettlement, Outcome, ProviderSettings, SettlementBatch
+from ..parsers.base import LineKind
+from .rules import EXPECTED, LINE, LINKS
+
+VERDICTS = "settlements_verdicts"
+_ZERO = Decimal(0)
+
+SALE_KINDS = (LineKind.CHARGE, LineKind.SHIPPING, LineKind.TAX, LineKind.PROMOTION)
+FEE_KINDS = (LineKind.FEE, LineKind.COMMISSION)
+CHARGEBACK_KINDS = (LineKind.CHARGEBACK, LineKind.CHARGEBACK_REVERSAL)
+
+
+def side_sql(alias: str) -> str:
+    """A line's side: its refunds, its chargebacks, or the sale (with its fees)."""
+    chargebacks = ", ".join(f"'{k.value}'" for k in CHARGEBACK_KINDS)
+    return (
+        f"CASE WHEN {alias}.kind = 'refund' THEN 'refund' "
+        f"WHEN {alias}.kind IN ({chargebacks}) THEN 'chargeback' ELSE 'sale' END"
+    )
+
+
+def _in(kinds: Iterable[LineKind]) -> str:
+    return ", ".join(f"'{k.value}'" for k in kinds)
+
+
+@dataclass(slots=True)
+class Group:
+    order_id: int
+    side: str
+    currency: str
+    currencies: int
+    gross: Decimal = _ZERO
+    fee: Decimal = _ZERO
+    earlier_gross: Decimal = _ZERO
+    earlier_fee: Decimal = _ZERO
+    expected_gross: Decimal | None = None
+    expected_fee: Decimal = _ZERO
+    expected_count: int = 0
+    expected_id: int | None = None
+    expected_currency: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    order_id: int
+    side: str
+    outcome: str
+    reason: str
+    expected_id: int | None
+    variance: Decimal
+
+
+def _d(value: object) -> Decimal:
+    return Decimal(str(value)) if value is not None else _ZERO
+
+
+def groups_read(batch: SettlementBatch) -> dict[tuple[int, str], Group]:
+    side = side_sql("l")
+    sale = f"CASE WHEN l.kind IN ({_in(SALE_KINDS)}) THEN l.gross ELSE 0 END"
+    refund_or_cb = (
+        f"CASE WHEN l.kind IN ('refund', {_in(CHARGEBACK_KINDS)}) THEN l.gross ELSE 0 END"
+    )
+    fee = f"l.fee + CASE WHEN l.kind IN ({_in(FEE_KINDS)}) THEN l.gross ELSE 0 END"
+    groups: dict[tuple[int, str], Group] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT k.order_id, {side} AS side, MIN(l.currency), COUNT(DISTINCT l.currency),
+                   SUM({sale}) + SUM({refund_or_cb}), SUM({fee})
+            FROM {LINKS} k JOIN {LINE} l ON l.id = k.line_id
+            GROUP BY k.order_id, {side}
+            """
+        )
+        for order_id, s, currency, currencies, gross, fees in cursor.fetchall():
+            groups[(order_id, s)] = Group(order_id, s, currency, currencies, _d(gross), _d(fees))
+        cursor.execute(
+            f"""
+            SELECT l.order_id, {side} AS side, SUM({sale}) + SUM({refund_or_cb}), SUM({fee})
+            FROM {LINE} l
+            WHERE l.order_id IN (SELECT DISTINCT order_id FROM {LINKS}) AND l.batch_id <> %s
+              AND l.outcome IN ('matched', 'variance')
+            GROUP BY l.order_id, {side}
+            """,
+            [batch.pk],
+        )
+        for order_id, s, gross, fees in cursor.fetchall():
+            if (group := groups.get((order_id, s))) is not None:
+                group.earlier_gross, group.earlier_fee = _d(gross), _d(fees)
+        cursor.execute(
+            f"""
+            SELECT e.order_id, e.kind, SUM(e.gross), SUM(e.fee), COUNT(*), MIN(e.id),
+                   MIN(e.currency)
+            FROM {EXPECTED} e WHERE e.order_id IN (SELECT DISTINCT order_id FROM {LINKS})
+            GROUP BY e.order_id, e.kind
+            """
+        )
+        for order_id, kind, gross, fees, count, first, currency in cursor.fetchall():
+            s = "sale" if kind == ExpectedSettlement.Kind.CHARGE else "refund"
+            if (group := groups.get((order_id, s))) is not None:
+                group.expected_gross, group.expected_fee = _d(gross), _d(fees)
+                group.expected_count, group.expected_id = count, first
+                group.expected_currency = currency
+    return groups
+
+
+def verdict_of(group: Group, settings: ProviderSettings) -> Verdict:
+    """The one place an order's lines in a batch get their outcome and reason."""
+
+    def verdict(outcome: str, reason: str = "", variance: Decimal = _ZERO) -> Verdict:
+        return Verdict(group.order_id, group.side, outcome, reason, group.expected_id, variance)
+
+    total = group.earlier_gross + group.gross
+    if group.side == "chargeback":
+        # A dispute is for a person to answer, until a reversal brings the money back.
+        return verdict(
+            Outcome.MATCHED, "" if abs(total) <= settings.amount_tolerance else "chargeback"
+        )
+    if group.currencies > 1 or (
+        group.expected_currency and group.currency != group.expected_currency
+    ):
+        return verdict(Outcome.VARIANCE, "currency_mismatch")
+    if group.expected_gross is None:  # an order known, but nothing of this kind expected
+        return verdict(Outcome.VARIANCE, "amount_mismatch", group.gross)
+    tolerance = settings.amount_tolerance
+    if (
+        group.side == "sale"
+        and group.earlier_gross
+        and abs(group.earlier_gross - group.expected_gross) <= tolerance
+        and abs(group.gross) > tolerance
+    ):
+        return verdict(Outcome.DUPLICATE, "duplicate", group.gross)
+    difference = total - group.expected_gross
+    if abs(difference) <= tolerance:
+        fees = group.earlier_fee + group.fee
+        if group.expected_fee and abs(fees - group.expected_fee) > settings.fee_tolerance:
+            return verdict(Outcome.VARIANCE, "fee_variance", fees - group.expected_fee)
+        return verdict(Outcome.MATCHED)
+    if group.expected_count > 1 and abs(total) < abs(group.expected_gross):
+        return verdict(Outcome.VARIANCE, "split_incomplete", difference)
+    return verdict(Outcome.VARIANCE, "amount_mismatch", difference)
+
+
+def verdicts_write(verdicts: list[Verdict]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {VERDICTS}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {VERDICTS} (order_id bigint, side varchar(10), "
+            "outcome varchar(12), reason varchar(32), expected_id bigint, "
+            "PRIMARY KEY (order_id, side))"
+        )
+        rows = [(v.order_id, v.side, v.outcome, v.reason, v.expected_id) for v in verdicts]
+        if connection.vendor == "postgresql" and rows:
+            with cursor.cursor.copy(f"COPY {VERDICTS} FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(row)
+        elif rows:
+            cursor.executemany(f"INSERT INTO {VERDICTS} VALUES (%s, %s, %s, %s, %s)", rows)
+
+
+def verdicts_drop() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {VERDICTS}")
