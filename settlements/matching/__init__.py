@@ -234,7 +234,8 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
                         aggregate_type="settlement_batch",
                         aggregate_id=batch.pk,
                     )
-                ]
+                ],
+                now=now,
             )
     return run
 
