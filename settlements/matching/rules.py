@@ -74,7 +74,7 @@ def _link(rule: str, join: str, where: str, params: list[Any], batch: Settlement
             """,
             [rule, *params, batch.pk],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _channel(batch: SettlementBatch, alias: str) -> tuple[str, list[Any]]:
@@ -154,7 +154,7 @@ def rule_amount_date(batch: SettlementBatch, settings: ProviderSettings) -> int:
             """,
             values * 2,
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 RULE_FUNCTIONS: dict[str, Callable[[SettlementBatch, ProviderSettings], int]] = {
