@@ -30,10 +30,18 @@ def lines(batch: SettlementBatch) -> dict[str, tuple[str, str]]:
 
 def open_exceptions() -> dict[str, str]:
     return dict(
-        ExceptionItem.objects.filter(status="open", kind__in=[
-            "fee_variance", "split_incomplete", "no_order", "duplicate", "chargeback",
-            "amount_mismatch", "payout_variance",
-        ]).values_list("kind", "object_label")
+        ExceptionItem.objects.filter(
+            status="open",
+            kind__in=[
+                "fee_variance",
+                "split_incomplete",
+                "no_order",
+                "duplicate",
+                "chargeback",
+                "amount_mismatch",
+                "payout_variance",
+            ],
+        ).values_list("kind", "object_label")
     )
 
 
@@ -166,5 +174,7 @@ def test_write_off_needs_a_reason_and_tells_the_journals(stripe_orders: Any, sta
     )
     assert done.status_code == 200 and done.json()["outcome"] == "written_off"
     event = DomainEvent.objects.get(name="settlement.line_written_off")
-    assert event.payload["amount"] == "11.3500" or Decimal(event.payload["amount"]) == Decimal("11.35")
+    assert event.payload["amount"] == "11.3500" or Decimal(event.payload["amount"]) == Decimal(
+        "11.35"
+    )
     assert "no_order" not in open_exceptions()
