@@ -122,7 +122,11 @@ def test_stripe_payouts_in_bai2_by_reference_and_mt940_by_amount_and_date(
     mt940 = upload("flows/mt940_amount_only.sta", "mt940")
     assert mt940.status == "done", mt940.errors
     status = {
-        b.key: (b.deposit_status, str(b.deposited_on), b.deposit_line.rule if b.deposit_line else "")
+        b.key: (
+            b.deposit_status,
+            str(b.deposited_on),
+            b.deposit_line.rule if b.deposit_line else "",
+        )
         for b in SettlementBatch.objects.filter(provider="stripe")
     }
     assert status["po_FIRST"] == ("matched", "2026-11-24", "reference")
