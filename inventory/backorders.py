@@ -194,7 +194,8 @@ def _fill(ids: list[int], stocked: set[tuple[int, int]], now: datetime) -> int:
                 for b in backorders
                 for loc in plans[b.order_id].location_ids
                 if (b.item_id, loc) in stocked
-            }
+            },
+            now=now,
         )
         locked = set(
             _open()

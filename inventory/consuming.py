@@ -38,7 +38,9 @@ def order_ship(*, payload: Mapping[str, Any], now: datetime | None = None) -> No
     with transaction.atomic():
         held = _reservations_locked(order_id, [n.line_id for n in needs])
         location_ids = {r.location_id for r in held} | ({location.pk} if location else set())
-        positions = positions_locked({(n.item_id, loc) for n in needs for loc in location_ids})
+        positions = positions_locked(
+            {(n.item_id, loc) for n in needs for loc in location_ids}, now=now
+        )
         ledger = Ledger(correlation_id, now)
         for need in needs:
             mine = [r for r in held if (r.order_line_id, r.item_id) == (need.line_id, need.item_id)]
@@ -131,7 +133,7 @@ def _release(
     *,
     reason: str,
 ) -> int:
-    positions = positions_locked({(r.item_id, r.location_id) for r in held})
+    positions = positions_locked({(r.item_id, r.location_id) for r in held}, now=now)
     ledger = Ledger(correlation_id, now)
     wanted = None if needs is None else {(n.line_id, n.item_id): n.quantity for n in needs}
     released = 0

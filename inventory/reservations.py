@@ -108,7 +108,7 @@ def _reserve_locked(
     # from here to commit, and every other order for it waits that long.
     mark_dirty({n.item_id for n in plan.needs}, now=now)
     positions = positions_locked(
-        {(n.item_id, loc) for n in plan.needs for loc in plan.location_ids}
+        {(n.item_id, loc) for n in plan.needs for loc in plan.location_ids}, now=now
     )
     takes, short = allocate(
         plan.needs,

@@ -6,7 +6,6 @@ edge: the one place inventory speaks HTTP), retried with backoff and swept if ne
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
@@ -140,7 +139,7 @@ def webhook_deliver(
             "X-Correlation-ID": delivery.correlation_id,
             "X-Retailsync-Delivery": str(delivery.pk),
             SIGNATURE_HEADER: webhook_signature(
-                secret=secret, body=body, timestamp=int(time.time())
+                secret=secret, body=body, timestamp=int((now or timezone.now()).timestamp())
             ),
         },
     )

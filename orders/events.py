@@ -1,7 +1,9 @@
 """What orders tells the other apps: the payloads of its events (`retailsync.core.contracts`).
 
-The outbox's JSON keeps these keys; `orders.services.insert_one` builds `order.accepted` in SQL from the
-same dict the ORM path writes, plus the ids it draws (`order_id`, each line's `line_id`).
+The outbox's JSON keeps these keys. Every publish site builds its event from these
+(`orders.services.events`); `orders.services.insert_one` writes `order.accepted` in SQL from the
+same encoded payload the ORM path writes, plus the ids it draws (`order_id`, each line's
+`line_id`), and tests/core/test_events_contracts.py holds the two paths equal.
 """
 
 from __future__ import annotations

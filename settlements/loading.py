@@ -10,6 +10,7 @@ file from its first byte and ends with the same batches and lines.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -174,6 +175,12 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     except UnicodeDecodeError as problem:
         staging_drop()
         return _failed(upload, ParseError(0, f"not the file's encoding: {problem}"), now=now)
+    except (csv.Error, ValueError, ArithmeticError, LookupError) as problem:
+        # A parser that met something it has no words for: still the file's fault, not a
+        # reason to leave the upload hanging. Logged with its trace for whoever owns the parser.
+        staging_drop()
+        logger.exception("%s parser failed on upload %s", upload.provider, upload.pk)
+        return _failed(upload, ParseError(0, f"the file could not be read: {problem}"), now=now)
     staging_drop()
     ids = [b.pk for b in kept]
     _beat(upload, status=Upload.Status.MATCHING, progress=90, rows=rows, batch_ids=ids)

@@ -24,8 +24,11 @@ def quantities(position: Position) -> Quantities:
     return Quantities(*(getattr(position, f) for f in QUANTITY_FIELDS))
 
 
-def positions_locked(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Position]:
-    """Positions for (item id, location id) pairs, created when missing, locked in pk order."""
+def positions_locked(
+    pairs: Iterable[tuple[int, int]], *, now: datetime
+) -> dict[tuple[int, int], Position]:
+    """Positions for (item id, location id) pairs, created when missing (at `now`), locked in
+    pk order."""
     wanted = set(pairs)
     if not wanted:
         return {}
@@ -43,7 +46,7 @@ def positions_locked(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], 
     missing = wanted - found.keys()
     if missing:
         Position.objects.bulk_create(
-            [Position(item_id=i, location_id=loc) for i, loc in sorted(missing)],
+            [Position(item_id=i, location_id=loc, updated_at=now) for i, loc in sorted(missing)],
             ignore_conflicts=True,
         )
         found |= lock(missing)

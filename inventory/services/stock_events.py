@@ -191,7 +191,7 @@ def _events_apply(
             for _, e in fresh
             if e.type == "transfer_out"
         }
-        positions = positions_locked(pairs)
+        positions = positions_locked(pairs, now=now)
         ledger = Ledger(correlation_id, now)
         problems: list[FieldError] = []
         for (index, e), row in zip(fresh, rows, strict=True):
@@ -215,6 +215,7 @@ def _events_apply(
             rows[0].pk,
             {"events": [r.pk for r in rows], "items": sorted({r.item_id for r in rows})},
             correlation_id=correlation_id,
+            now=now,
         )
     from ..backorders import backorders_wake_after
 

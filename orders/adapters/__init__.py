@@ -1,5 +1,6 @@
 """Source adapters: one module per channel format, each exposing `parse(payload, headers)` and
-`DELIVERIES` (how that source's deliveries say what they are)."""
+`DELIVERIES` (how that source's deliveries say what they are). A format with more to read than
+one module holds keeps a part beside it, named for that part (`shopify_payments`)."""
 
 from __future__ import annotations
 

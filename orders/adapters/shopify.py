@@ -8,10 +8,9 @@ every id is kept as a string.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-from retailsync.core.money import allocate, is_currency, quantize
+from retailsync.core.money import allocate
 
 from .base import (
     ZERO,
@@ -20,13 +19,13 @@ from .base import (
     DiscountAllocation,
     Fee,
     Line,
-    Payment,
     Reader,
     ShippingLine,
     TaxLine,
     payment_state,
 )
 from .personal import leftovers, mask_email
+from .shopify_payments import GIFT_CARD, as_text, minor_unit, single_payment, transactions
 
 # `financial_status` values before the money is taken (formats.md §1).
 UNPAID = frozenset({"pending", "authorized"})
@@ -71,10 +70,6 @@ HEADERS = {
     "x-shopify-event-id": "event_id",
     "x-shopify-triggered-at": "triggered_at",
 }
-GIFT_CARD = "gift_card"
-# Transaction kinds that take or reserve the buyer's money; refunds arrive as refunds/create.
-MONEY_KINDS = {"sale", "authorization", "capture"}
-FAILED = {"failure", "error"}
 
 
 def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
@@ -114,9 +109,9 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     if GIFT_CARD in names:
         metadata["payment_gateway_names"] = names
     if payload.get("transactions"):
-        payments = _transactions(r, payload, currency)
+        payments = transactions(r, payload, currency)
     else:
-        payments = _single_payment(names, payload.get("gateway"), total)
+        payments = single_payment(names, payload.get("gateway"), total)
     webhook = {HEADERS[k.lower()]: v for k, v in headers.items() if k.lower() in HEADERS}
     if webhook:
         metadata["webhook"] = webhook
@@ -196,8 +191,8 @@ def _discounts(
         out.append(
             DiscountAllocation(
                 amount=r.amount(allocation, "amount", f"{prefix}discount_allocations[{i}].amount"),
-                code=_text(application.get("code")),
-                title=_text(application.get("title")),
+                code=as_text(application.get("code")),
+                title=as_text(application.get("title")),
             )
         )
     return out
@@ -250,7 +245,9 @@ def _allocate_order_tax(r: Reader, payload: Any, lines: list[Line], currency: st
         for line in lines
     ]
     for tax in taxes:
-        for line, part in zip(lines, allocate(tax.amount, weights, _cents(currency)), strict=True):
+        for line, part in zip(
+            lines, allocate(tax.amount, weights, minor_unit(currency)), strict=True
+        ):
             if part:
                 line.tax_lines.append(
                     TaxLine(
@@ -263,124 +260,6 @@ def _allocate_order_tax(r: Reader, payload: Any, lines: list[Line], currency: st
     return True
 
 
-def _single_payment(names: list[str], legacy_gateway: Any, total: Decimal) -> list[Payment]:
-    """Webhooks carry no transactions, so the amount per gateway is unknown.
-
-    The whole total goes to the card (or other non-gift-card) gateway; with a gift card among the
-    gateways the split is unknown until the transactions arrive, and the gateway list is kept in
-    the order's metadata so reconciliation can see it was a split tender.
-    """
-    gateway = next((n for n in names if n != GIFT_CARD), names[0] if names else "")
-    gateway = gateway or _text(legacy_gateway)
-    if not gateway:
-        return []
-    return [
-        Payment(gateway=gateway, amount=total, kind="gift_card" if gateway == GIFT_CARD else "sale")
-    ]
-
-
-def _transactions(r: Reader, payload: Mapping[str, Any], currency: str) -> list[Payment]:
-    """One Payment per successful sale, authorization or unmatched capture.
-
-    A capture of an authorization in the same list is folded into it (captured_amount), and a
-    voided authorization is dropped, so the payments add up to what the buyer was charged.
-    """
-    payments: dict[str, Payment] = {}
-    voided: set[str] = set()
-    for i, t in enumerate(r.list(payload, "transactions", "transactions")):
-        path = f"transactions[{i}]"
-        kind = r.str(t, "kind", f"{path}.kind")
-        status = r.str(t, "status", f"{path}.status", required=False)
-        if not isinstance(t, Mapping) or status in FAILED:
-            continue
-        parent = _text(t.get("parent_id"))
-        if kind == "void":
-            voided.add(parent)
-            continue
-        if kind not in MONEY_KINDS:
-            continue
-        amount = r.amount(t, "amount", f"{path}.amount")
-        authorization = payments.get(parent)
-        if kind == "capture" and authorization and authorization.authorized_amount is not None:
-            authorization.captured_amount = (authorization.captured_amount or ZERO) + amount
-            continue
-        gateway = r.str(t, "gateway", f"{path}.gateway", required=False)
-        transaction_id = r.str(t, "id", f"{path}.id", required=False) or str(i)
-        details = t.get("payment_details")
-        payments[transaction_id] = Payment(
-            gateway=gateway,
-            amount=amount,
-            reference=_text(t.get("authorization")) or transaction_id,
-            kind="gift_card" if gateway == GIFT_CARD else kind,
-            method=GIFT_CARD
-            if gateway == GIFT_CARD
-            else _text(
-                details.get("credit_card_company") if isinstance(details, Mapping) else None
-            ),
-            authorized_amount=amount if kind == "authorization" else None,
-            captured_amount=None if kind == "authorization" else amount,
-            metadata={
-                "transaction_id": transaction_id,
-                **{
-                    k: _text(t[k])
-                    for k in ("status", "currency", "processed_at", "parent_id")
-                    if t.get(k) is not None
-                },
-            },
-        )
-    kept = [p for ref, p in payments.items() if ref not in voided]
-    _to_shop_money(r, payload, kept, currency)
-    return kept
-
-
-def _to_shop_money(
-    r: Reader, payload: Mapping[str, Any], payments: list[Payment], currency: str
-) -> None:
-    """Transactions are in the presentment currency unless fetched with `in_shop_currency`.
-
-    Convert them at the order's own rate (shop total / presentment total), splitting the
-    converted sum with `allocate`, so tenders that cover the whole order add up to total_price.
-    """
-    foreign = [p for p in payments if p.metadata.get("currency", currency).upper() != currency]
-    if not foreign:
-        return
-    paid_in = foreign[0].metadata["currency"].upper()
-    price_set = payload.get("total_price_set")
-    sides = price_set if isinstance(price_set, Mapping) else {}
-    shop, shown = sides.get("shop_money"), sides.get("presentment_money")
-    shop_total = r.amount(shop, "amount", "total_price_set.shop_money.amount", required=False)
-    shown_total = r.amount(
-        shown, "amount", "total_price_set.presentment_money.amount", required=False
-    )
-    shown_currency = shown.get("currency_code") if isinstance(shown, Mapping) else None
-    if (
-        not shop_total
-        or not shown_total
-        or shown_currency != paid_in
-        or any(p.metadata["currency"].upper() != paid_in for p in foreign)
-    ):
-        r.fail(
-            "transactions",
-            f"amounts in {paid_in} cannot be converted to {currency}: "
-            "total_price_set gives no rate for them",
-        )
-        return
-    cents = _cents(currency)
-    converted = quantize(sum((p.amount for p in foreign), ZERO) * shop_total / shown_total, cents)
-    parts = allocate(converted, [p.amount for p in foreign], cents)
-    for payment, part in zip(foreign, parts, strict=True):
-        payment.metadata["presentment_amount"] = str(payment.amount)
-        payment.amount = part
-        if payment.authorized_amount is not None:
-            payment.authorized_amount = part
-            if payment.captured_amount is not None:
-                payment.captured_amount = quantize(
-                    payment.captured_amount * shop_total / shown_total, cents
-                )
-        else:
-            payment.captured_amount = part
-
-
 def _email(payload: Mapping[str, Any]) -> str:
     customer = payload.get("customer")
     candidates = (
@@ -389,15 +268,6 @@ def _email(payload: Mapping[str, Any]) -> str:
         customer.get("email") if isinstance(customer, Mapping) else None,
     )
     return next((e for e in candidates if isinstance(e, str) and e), "")
-
-
-def _cents(currency: str) -> str:
-    """Allocation needs a minor unit; an unknown code is the validator's to reject, not ours."""
-    return currency if is_currency(currency) else "USD"
-
-
-def _text(value: Any) -> str:
-    return "" if value is None or isinstance(value, bool) else str(value)
 
 
 DELIVERIES = Deliveries(

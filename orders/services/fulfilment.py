@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from retailsync.core.correlation import ensure_correlation_id
 from retailsync.core.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
-from retailsync.core.events import NewEvent, events_record
+from retailsync.core.events import events_record
 
+from ..events import LineQuantity
 from ..models import Order, OrderChange, OrderLine, Shipment, ShipmentLine
-from .events import cancelled_event, line_event_data
+from .events import cancelled_event, cancelled_quantities, quantities_data, shipped_event
 
 
 def status_for(lines: Sequence[OrderLine]) -> str:
@@ -142,36 +143,24 @@ def shipment_create(
         order.status = status_for(order_lines)
         order.updated_at = now
         order.save(update_fields=["status", "updated_at"])
-        shipped = [
-            {"line_id": line.pk, "sku": line.sku, "quantity": wanted[line.pk]}
+        shipped = tuple(
+            LineQuantity(line.pk, line.sku, wanted[line.pk])
             for line in order_lines
             if line.pk in wanted
-        ]
+        )
         OrderChange.objects.create(
             order=order,
             kind="shipment",
             correlation_id=correlation_id,
             at=now,
-            changes={"shipment_id": shipment.pk, "location": shipment.location, "lines": shipped},
+            changes={
+                "shipment_id": shipment.pk,
+                "location": shipment.location,
+                "lines": quantities_data(shipped),
+            },
         )
         events_record(
-            [
-                NewEvent(
-                    "order.shipped",
-                    "order",
-                    order.pk,
-                    {
-                        "order_id": order.pk,
-                        "shipment_id": shipment.pk,
-                        "location": shipment.location,
-                        "shipped_at": shipment.shipped_at,
-                        "tracking": shipment.tracking,
-                        "lines": shipped,
-                        "status": order.status,
-                    },
-                )
-            ],
-            correlation_id=correlation_id,
+            [shipped_event(order, shipment, shipped)], correlation_id=correlation_id, now=now
         )
     return shipment, True
 
@@ -224,7 +213,8 @@ def order_cancel(
             order.cancelled_at = now
         order.updated_at = now
         order.save(update_fields=["status", "cancelled_at", "updated_at"])
-        data = line_event_data(cancelled, "quantity_cancelled")
+        taken = cancelled_quantities(cancelled)
+        data = quantities_data(taken)
         OrderChange.objects.create(
             order=order,
             kind="cancel",
@@ -232,5 +222,9 @@ def order_cancel(
             at=now,
             changes={"reason": reason, "lines": data},
         )
-        events_record([cancelled_event(order, cancelled, reason)], correlation_id=correlation_id)
+        events_record(
+            [cancelled_event(order, taken, reason)],
+            correlation_id=correlation_id,
+            now=now,
+        )
     return order, data

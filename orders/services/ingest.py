@@ -121,7 +121,7 @@ def orders_ingest(
             outcomes[item.index] = outcome
             events += more
         if events:
-            events_record(events, correlation_id=correlation_id)
+            events_record(events, correlation_id=correlation_id, now=now)
         rejections_resolve(
             keys=[
                 rejection_key(channel, p.order.external_id)

@@ -24,7 +24,13 @@ from ..models import (
     ShippingLine,
     TaxLine,
 )
-from .events import accepted_events, cancelled_event, line_event_data
+from .events import (
+    accepted_events,
+    cancelled_event,
+    cancelled_quantities,
+    quantities_data,
+    updated_event,
+)
 from .fulfilment import cancel_open, status_for
 from .outcomes import CREATED, DUPLICATE, REJECTED, UPDATED, IngestOutcome
 from .rows import Prepared, details_insert, header_values, line_values, orders_insert
@@ -162,19 +168,14 @@ def _order_apply_update(
     order.content_hash = content
     order.inbound_message = message
     order.updated_at = now
-    events = [
-        NewEvent(
-            "order.updated",
-            "order",
-            order.pk,
-            {"order_id": order.pk, "changes": {**changes, "lines": line_changes}},
-        )
-    ]
+    events = [updated_event(order, {**changes, "lines": line_changes})]
     if c.cancelled and order.status != Order.Status.CANCELLED:
-        cancelled = cancel_open(kept)
-        changes["cancelled"] = line_event_data(cancelled, "quantity_cancelled")
+        taken = cancelled_quantities(cancel_open(kept))
+        changes["cancelled"] = quantities_data(taken)
         order.cancelled_at = now
-        events.append(cancelled_event(order, cancelled, "cancelled by the channel"))
+        # Recorded before the status below is worked out: the event says the order's status
+        # as it was before this update (kept as the wire has always carried it).
+        events.append(cancelled_event(order, taken, "cancelled by the channel"))
     order.status = status_for(kept)
     order.save()
     if line_changes:

@@ -70,9 +70,35 @@ def payload_encode(payload: Any) -> dict[str, Any]:
     return encoded
 
 
+# Every publish encodes its payload (on the path of each order ingested): the common types are
+# told apart by their exact type first, and a dataclass's field names are looked up once.
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+_field_names: dict[type[Any], tuple[str, ...] | None] = {}
+
+
+def _fields_of(kind: type[Any]) -> tuple[str, ...] | None:
+    """A dataclass's field names, or None for any other type."""
+    try:
+        return _field_names[kind]
+    except KeyError:
+        names = (
+            tuple(f.name for f in dataclasses.fields(kind))
+            if dataclasses.is_dataclass(kind)
+            else None
+        )
+        _field_names[kind] = names
+        return names
+
+
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is Decimal:
+        return str(value)
+    names = _fields_of(kind)
+    if names is not None:
+        return {name: _encode(getattr(value, name)) for name in names}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

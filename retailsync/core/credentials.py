@@ -50,8 +50,8 @@ class Actor:
             name = "cli"
         return cls(name, command=command_line)
 
-    def record(self, *, action: str, outcome: str, changed: dict[str, Any]) -> None:
-        """Say what was done, inside the caller's transaction."""
+    def record(self, *, action: str, outcome: str, changed: dict[str, Any], now: datetime) -> None:
+        """Say what was done (at the caller's `now`), inside the caller's transaction."""
         if self.request is not None:
             audit_note(self.request, outcome)  # the request's record names the admin action
             return
@@ -67,6 +67,7 @@ class Actor:
             outcome=outcome,
             summary={"changed": changed},
             correlation_id=ensure_correlation_id(),
+            at=now,
         )
 
 
@@ -106,6 +107,7 @@ def channel_save(
                 action=f"channel {verb} {channel.code}",
                 outcome=f"channel {channel.code} {verb}: " + "; ".join(words),
                 changed=changed,
+                now=now,
             )
     return token
 
@@ -153,6 +155,7 @@ def channel_tokens_rotate(
                 }
                 for r in rotations
             },
+            now=now,
         )
     return rotations
 
@@ -191,5 +194,6 @@ def tokens_revoke(*, tokens: Iterable[ApiToken], actor: Actor, now: datetime) ->
                 outcome="revoked "
                 + ", ".join(f"{prefix}… ({owner})" for prefix, owner in owners.items()),
                 changed={"revoked": owners},
+                now=now,
             )
     return len(pending)

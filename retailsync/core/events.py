@@ -107,10 +107,13 @@ class NewEvent:
     lane: str = ""
 
 
-def events_record(events: Iterable[NewEvent], *, correlation_id: str = "") -> list[DomainEvent]:
-    """Write events in the current transaction; dispatch them after it commits."""
+def events_record(
+    events: Iterable[NewEvent], *, correlation_id: str = "", now: datetime | None = None
+) -> list[DomainEvent]:
+    """Write events in the current transaction, created at the caller's `now` (the time of the
+    change they tell of); dispatch them after it commits."""
     correlation_id = correlation_id or ensure_correlation_id()
-    now = timezone.now()
+    now = now or timezone.now()
     rows = [
         DomainEvent(
             name=e.name,
@@ -153,9 +156,12 @@ def event_record(
     payload: dict[str, Any],
     *,
     correlation_id: str = "",
+    now: datetime | None = None,
 ) -> DomainEvent:
     return events_record(
-        [NewEvent(name, aggregate_type, aggregate_id, payload)], correlation_id=correlation_id
+        [NewEvent(name, aggregate_type, aggregate_id, payload)],
+        correlation_id=correlation_id,
+        now=now,
     )[0]
 
 

@@ -146,5 +146,6 @@ def return_receive(
                 )
             ],
             correlation_id=ret.correlation_id,
+            now=now,
         )
     return ret

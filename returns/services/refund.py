@@ -144,7 +144,7 @@ def refund_record(
     details = {name: getattr(refunded, name) for name in _REFUND_DETAILS}
     return_move(ret, action, actor, now=now, details=details)
     ret.save()
-    events_record([_return_event(refunded, ret)], correlation_id=ret.correlation_id)
+    events_record([_return_event(refunded, ret)], correlation_id=ret.correlation_id, now=now)
 
 
 # What the return's timeline keeps of a refund.
@@ -198,5 +198,5 @@ def return_close(*, return_id: int, actor: Actor = None, now: datetime | None = 
             restocking_fee=ret.restocking_fee,
             method=ret.refund_method,
         )
-        events_record([_return_event(closed, ret)], correlation_id=ret.correlation_id)
+        events_record([_return_event(closed, ret)], correlation_id=ret.correlation_id, now=now)
     return ret

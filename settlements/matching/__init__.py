@@ -234,7 +234,8 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
                         aggregate_type="settlement_batch",
                         aggregate_id=batch.pk,
                     )
-                ]
+                ],
+                now=now,
             )
     return run
 
@@ -245,6 +246,19 @@ def batches_match(batch_ids: Sequence[int], *, now: datetime) -> dict[str, int]:
         SettlementBatch.objects.filter(pk__in=batch_ids).select_related("channel__legal_entity")
     )
     for batch in batches:
+        batch_match(batch, now=now)
+    # The rest of a split payment arriving in this upload completes what an earlier batch left
+    # `split_incomplete`: that batch is matched again (once), now that it can see the rest.
+    waiting = (
+        SettlementLine.objects.filter(reason="split_incomplete", manual=False)
+        .filter(
+            order_id__in=SettlementLine.objects.filter(batch_id__in=batch_ids).values("order_id")
+        )
+        .exclude(batch_id__in=batch_ids)
+        .values_list("batch_id", flat=True)
+        .distinct()
+    )
+    for batch in SettlementBatch.objects.filter(pk__in=list(waiting)):
         batch_match(batch, now=now)
     deposits_match(now=now)
     lines = SettlementLine.objects.filter(batch_id__in=batch_ids)

@@ -98,7 +98,8 @@ def line_write_off(
                     aggregate_type="settlement_line",
                     aggregate_id=line.pk,
                 )
-            ]
+            ],
+            now=now,
         )
     return line
 

@@ -147,7 +147,8 @@ def _deposit(batch: SettlementBatch, line: SettlementLine, rule: str, *, now: da
                 aggregate_type="settlement_batch",
                 aggregate_id=batch.pk,
             )
-        ]
+        ],
+        now=now,
     )
 
 

@@ -176,6 +176,10 @@ def test_the_old_token_is_refused_once_its_rotation_window_has_passed(channel):
         old.json()["errors"][0]["message"],
     )
     assert _post(rotation.token, 2).status_code == 201
+    # The command's audit record is stamped with the rotation's own time, as the token is.
+    record = AuditRecord.objects.get(via="cli")
+    new = ApiToken.objects.get(prefix=rotation.token[:8])
+    assert (record.at, new.created_at) == (an_hour_ago, an_hour_ago)
 
 
 @pytest.mark.django_db

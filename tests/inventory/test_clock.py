@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inventory.models import AvailabilityDirty, ChannelAllocation
+from inventory import reservations
+from inventory.models import AvailabilityDirty, ChannelAllocation, Position
 from inventory.services import (
     EventInput,
     allocation_set,
@@ -15,6 +16,8 @@ from inventory.services import (
     event_batch_run,
     stock_events_apply,
 )
+from retailsync.core.models import DomainEvent
+from tests.orders.payloads import canonical_order
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +33,41 @@ def test_stock_events_mark_items_for_the_refresh_at_the_time_given(stock):
     stock_events_apply(events=[receipt("c1")], now=THEN)
 
     assert set(AvailabilityDirty.objects.values_list("marked_at", flat=True)) == {THEN}
+
+
+def test_stock_events_record_their_event_and_new_positions_at_the_time_given(stock):
+    stock_events_apply(events=[receipt("c3")], now=THEN)
+
+    [applied] = DomainEvent.objects.filter(name="stock.events_applied")
+    assert applied.created_at == THEN
+    # TEE had no stock at WH1: its position is made by the receipt, at the receipt's time.
+    assert Position.objects.get(item__sku="TEE", location__code="WH1").updated_at == THEN
+
+
+def test_a_reservation_under_locks_makes_positions_at_the_time_given(
+    stock, make_channel, monkeypatch
+):
+    """The channel reserves from WH1 then WH2: both positions are locked, WH2's made for it,
+    though all the stock is at WH1."""
+    monkeypatch.setattr(reservations, "ONE_STATEMENT", False)
+    web = make_channel(code="web")
+    allocation_set(channel=web.channel, locations=["WH1", "WH2"], now=THEN)
+    stock_events_apply(events=[receipt("c4")], now=THEN)
+    order = canonical_order(
+        fulfilment_location="",
+        lines=[{"sku": "TEE", "quantity": 1, "unit_price": "10.00", "discount": "0", "tax": "0"}],
+        shipping={"amount": "0", "discount": "0", "tax": "0"},
+        total="10.00",
+        payments=[],
+    )
+    web.post_order(order)  # its acceptance waits in the outbox: this test reserves it
+    accepted = DomainEvent.objects.get(name="order.accepted")
+
+    [made] = reservations.order_reserve(payload=accepted.payload, now=LATER)
+
+    assert (made.quantity, made.location.code, made.created_at) == (1, "WH1", LATER)
+    assert Position.objects.get(item__sku="TEE", location__code="WH2").updated_at == LATER
+    assert Position.objects.get(item__sku="TEE", location__code="WH1").updated_at == LATER
 
 
 def test_allocation_rules_stamp_and_mark_at_the_time_given(stock, make_channel):

@@ -161,6 +161,33 @@ def test_every_push_is_signed_with_the_secret_shown_once(
     assert rotated != secret
 
 
+def test_a_push_given_a_time_is_signed_and_delivered_at_that_time(receiver, make_channel):
+    from datetime import UTC, datetime
+
+    from inventory.services import allocation_set
+
+    then = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    Location.objects.create(code="WH1", kind="warehouse")
+    web = make_channel(code="web")
+    secret = allocation_set(
+        channel=web.channel, locations=["WH1"], webhook_url=receiver
+    ).webhook_secret
+    _stock()
+    availability_refresh_all()
+    delivery = WebhookDelivery.objects.get(channel=web.channel)
+
+    assert webhook_deliver(delivery_id=delivery.pk, now=then) == "delivered"
+
+    [(headers, body)] = _Receiver.received
+    signature = headers[SIGNATURE_HEADER]
+    stamp = int(then.timestamp())
+    assert signature.startswith(f"t={stamp},")
+    assert webhook_signature_valid(secret=secret, body=body, header=signature, now=stamp)
+    assert not webhook_signature_valid(secret=secret, body=body, header=signature, now=stamp + 301)
+    delivery.refresh_from_db()
+    assert delivery.delivered_at == then
+
+
 def test_a_redirect_is_not_followed_and_the_delivery_is_retried(receiver, make_channel):
     from inventory.services import allocation_set
     from inventory.webhooks import DeliveryFailed

@@ -9,6 +9,7 @@ import pytest
 
 from inventory.models import StockEvent, StockMovement
 from orders.models import Order
+from retailsync.core.models import DomainEvent
 from returns import services
 from returns.models import RefundPayment, Return, ReturnReceipt, ReturnTransition
 from tests.returns.conftest import shipped_order
@@ -34,6 +35,7 @@ def test_every_time_a_return_stamps_is_the_clock_its_caller_gave(shop):
         at(27, 14),
     )
 
+    before = DomainEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     ret = services.return_request(
         order_id=order_id,
         lines=[
@@ -94,3 +96,14 @@ def test_every_time_a_return_stamps_is_the_clock_its_caller_gave(shop):
     [payment] = RefundPayment.objects.filter(ret=ret)
     assert (payment.amount, payment.created_at) == (ret.refund_amount, refunded)
     assert str(payment.amount) == "17.2900"
+
+    # The events each step published, recorded at the step's time.
+    published = DomainEvent.objects.filter(pk__gt=before).order_by("pk")
+    assert [(e.name, e.created_at) for e in published] == [
+        ("order.accepted", authorized),  # the exchange order
+        ("stock.events_applied", received),  # the goods back, on hold where inspected
+        ("return.received", received),
+        ("stock.events_applied", inspected),  # released to stock, or damaged
+        ("return.refunded", refunded),
+        ("return.closed", closed),
+    ]
