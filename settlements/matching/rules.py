@@ -16,7 +16,7 @@ linked. Lines a person matched or unmatched (`manual`) are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -60,8 +60,17 @@ def links_drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {LINKS}")
 
 
-def _link(rule: str, join: str, where: str, params: list[Any], batch: SettlementBatch) -> int:
-    """Link the batch's open lines that `join` (over `l`, giving `order_id`) finds."""
+def _link(
+    rule: str,
+    join: str,
+    where: str,
+    params: list[Any],
+    batch: SettlementBatch,
+    where_params: Sequence[Any] = (),
+) -> int:
+    """Link the batch's open lines that `join` (over `l`, giving `order_id`) finds. `params`
+    are the join's placeholders, `where_params` the condition's: they stand on either side of
+    the batch id in the statement."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -72,7 +81,7 @@ def _link(rule: str, join: str, where: str, params: list[Any], batch: Settlement
               AND NOT EXISTS (SELECT 1 FROM {LINKS} k WHERE k.line_id = l.id) AND {where}
             GROUP BY l.id
             """,
-            [rule, *params, batch.pk],
+            [rule, *params, batch.pk, *where_params],
         )
         return cursor.rowcount
 
@@ -114,7 +123,7 @@ def _reversal_rule(kinds: tuple[LineKind, ...], rule: str) -> Callable[..., int]
             "ON found.reference = l.related_ref"
         )
         marks = ", ".join(["%s"] * len(kinds))
-        return _link(rule, join, f"l.kind IN ({marks})", [*params, *kinds], batch)
+        return _link(rule, join, f"l.kind IN ({marks})", params, batch, [str(k) for k in kinds])
 
     return link
 
