@@ -83,7 +83,7 @@ def _link(
             """,
             [rule, *params, batch.pk, *where_params],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _channel(batch: SettlementBatch, alias: str) -> tuple[str, list[Any]]:
@@ -163,7 +163,7 @@ def rule_amount_date(batch: SettlementBatch, settings: ProviderSettings) -> int:
             """,
             values * 2,
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 RULE_FUNCTIONS: dict[str, Callable[[SettlementBatch, ProviderSettings], int]] = {
