@@ -39,7 +39,8 @@ def _query(request: HttpRequest) -> str:
 def _valid(filtered: BatchPageFilter | LinePageFilter) -> QuerySet[Any]:
     """What the filters select; nothing for a value that is not one of the choices (the
     form says why), rather than everything as if that filter were not there."""
-    return filtered.qs if filtered.is_valid() else filtered.queryset.none()
+    selected: QuerySet[Any] = filtered.qs if filtered.is_valid() else filtered.queryset.none()
+    return selected
 
 
 @finance_page
