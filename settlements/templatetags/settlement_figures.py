@@ -48,3 +48,10 @@ def reason_text(reason: str) -> str:
 def refs(line: SettlementLine) -> list[str]:
     """The references a line carries, in the order a person looks for them."""
     return [r for r in (line.order_ref, line.payment_ref, line.related_ref) if r]
+
+
+@register.filter
+def named_refs(line: SettlementLine) -> list[str]:
+    """The references a line carries, each with what it is ("order #1001")."""
+    named = (("order", line.order_ref), ("payment", line.payment_ref), ("of", line.related_ref))
+    return [f"{name} {ref}" for name, ref in named if ref]

@@ -160,3 +160,12 @@ def test_finance_uploads_a_stripe_payout_watches_it_read_and_matches_the_line_le
 
     page.click("h1 >> text=Stripe po_1Brw")
     assert page.locator("#figures [data-figure=match-rate]").inner_text() == "100.0% (2/2)"
+
+    # The order page tells finance what settled #1002: the 70.00 it was paid, 0.21 short.
+    page.click("#lines >> text=#1002")
+    assert page.locator("#settlement-status").inner_text() == "expected"
+    assert page.locator("#settlement [data-figure=settled]").inner_text() == "70.00"
+    assert page.locator("#settlement [data-figure=variance]").inner_text() == "-0.21"
+    _shot(page, "settlement-order.png")
+    page.click("header >> text=Settlements")
+    _shot(page, "settlement-list.png")
