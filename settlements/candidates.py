@@ -36,6 +36,7 @@ from orders.models import Order, Payment
 from .models import ExpectedSettlement, SettlementLine
 
 WINDOW = timedelta(days=14)
+_SCALE = Decimal("0.0001")
 # Ranked in the database by amount and date; the references then order what ties, among a few
 # more than are shown.
 _OVERFETCH = 3
@@ -122,9 +123,10 @@ def line_candidates(line: SettlementLine, limit: int = 10) -> list[Candidate]:
         found.append(
             Candidate(
                 order=order,
-                amount=order.expected_gross if use_expected else order.total,
+                amount=Decimal(order.expected_gross if use_expected else order.total),
                 amount_is_expected=use_expected,
-                difference=order.difference,
+                # Rounded to the stored scale: SQLite (the demo) computes in binary floats.
+                difference=Decimal(order.difference).quantize(_SCALE),
                 days_apart=(Decimal(seconds) / 86400).quantize(Decimal("0.1")),
                 similarity=_similarity(line_refs, order),
             )
