@@ -162,6 +162,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Uploaded files (settlement files and bank statements, as they came): a folder on the demo's
+# machine; a shared volume or object storage where several processes run.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -229,7 +232,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
+    "ENUM_NAME_OVERRIDES": {
+        "RefundMethodEnum": "returns.models.Return.Method",
+        "SettlementProviderEnum": "settlements.models.Provider",
+    },
     # Read at request time (drf-spectacular fixes its own setting when its views are imported).
     "SERVE_PERMISSIONS": ["retailsync.core.auth.ApiDocsAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -16,7 +16,7 @@ linked. Lines a person matched or unmatched (`manual`) are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -66,11 +66,9 @@ def _link(
     where: str,
     params: list[Any],
     batch: SettlementBatch,
-    where_params: Sequence[Any] = (),
+    where_params: list[Any] | None = None,
 ) -> int:
-    """Link the batch's open lines that `join` (over `l`, giving `order_id`) finds. `params`
-    are the join's placeholders, `where_params` the condition's: they stand on either side of
-    the batch id in the statement."""
+    """Link the batch's open lines that `join` (over `l`, giving `order_id`) finds."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -81,7 +79,7 @@ def _link(
               AND NOT EXISTS (SELECT 1 FROM {LINKS} k WHERE k.line_id = l.id) AND {where}
             GROUP BY l.id
             """,
-            [rule, *params, batch.pk, *where_params],
+            [rule, *params, batch.pk, *(where_params or [])],
         )
         return int(cursor.rowcount)
 
@@ -123,7 +121,7 @@ def _reversal_rule(kinds: tuple[LineKind, ...], rule: str) -> Callable[..., int]
             "ON found.reference = l.related_ref"
         )
         marks = ", ".join(["%s"] * len(kinds))
-        return _link(rule, join, f"l.kind IN ({marks})", params, batch, [str(k) for k in kinds])
+        return _link(rule, join, f"l.kind IN ({marks})", params, batch, list(kinds))
 
     return link
 
