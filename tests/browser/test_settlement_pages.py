@@ -95,6 +95,7 @@ def test_finance_uploads_a_stripe_payout_watches_it_read_and_matches_the_line_le
     page.get_by_label("Settlement or bank statement file").set_input_files(str(report))
     page.get_by_label("Provider or format").select_option("stripe")
     page.get_by_label("Channel (optional)").select_option("web")
+    _shot(page, "settlement-upload-form.png")
     page.click("#upload button[type=submit]")
 
     # No worker yet: the page says where the upload stands, with a link to look again.
@@ -104,6 +105,7 @@ def test_finance_uploads_a_stripe_payout_watches_it_read_and_matches_the_line_le
     assert page.locator("#upload-progress").get_attribute("value") == "0"
     assert page.locator("#upload-refresh a").inner_text() == "Refresh"
     page.evaluate("window.stayed = true")  # gone if the page were loaded again
+    _shot(page, "settlement-upload-queued.png")
 
     with start_worker(
         celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
