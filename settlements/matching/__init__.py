@@ -151,29 +151,31 @@ def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
     return tuple(KindTotal(r["kind"], r["gross"], r["fee"], r["net"], r["lines"]) for r in rows)
 
 
-def _expectations_settle(verdicts: Sequence[object], *, now: datetime) -> None:
-    from .verdicts import Verdict
-
-    status = {
-        Outcome.MATCHED: ExpectedSettlement.Status.SETTLED,
-        Outcome.VARIANCE: ExpectedSettlement.Status.VARIANCE,
-    }
-    by_status: dict[str, list[int]] = {}
-    for v in verdicts:
-        if isinstance(v, Verdict) and v.expected_id and v.outcome in status:
-            by_status.setdefault(status[Outcome(v.outcome)], []).append(v.expected_id)
-    for value, ids in by_status.items():
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            ExpectedSettlement.objects.filter(pk__in=chunk).update(status=value)
-            ExceptionItem.objects.filter(
-                status=ExceptionItem.Status.OPEN,
-                dedupe_key__in=[f"settlement_overdue:{pk}" for pk in chunk],
-            ).update(
-                status=ExceptionItem.Status.RESOLVED,
-                resolved_at=now,
-                resolution="The money arrived after its payout lag.",
-            )
+def _expectations_settle(*, now: datetime) -> None:
+    """Every expectation of a judged order and side takes its verdict (a split tender's parts
+    alike), and an overdue one that arrived is no longer overdue: two statements."""
+    expected = ExpectedSettlement._meta.db_table
+    exceptions = ExceptionItem._meta.db_table
+    judged = f"""
+        SELECT e.id, CASE v.outcome WHEN 'matched' THEN 'settled' ELSE 'variance' END AS status
+        FROM {expected} e JOIN {VERDICTS} v ON v.order_id = e.order_id
+         AND v.side = CASE e.kind WHEN 'charge' THEN 'sale' ELSE 'refund' END
+        WHERE v.outcome IN ('matched', 'variance')
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {expected} SET status = j.status FROM ({judged}) j WHERE {expected}.id = j.id"
+        )
+        cursor.execute(
+            f"""
+            UPDATE {exceptions} SET status = 'resolved', resolved_at = %s,
+                   resolution = 'The money arrived after its payout lag.'
+            WHERE status = 'open' AND dedupe_key IN (
+                SELECT 'settlement_overdue:' || CAST(j.id AS varchar(20))
+                FROM ({judged}) j WHERE j.status = 'settled')
+            """,
+            [now],
+        )
 
 
 def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> MatchRun:
@@ -193,9 +195,9 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
             verdicts = [verdict_of(g, settings) for g in groups.values()]
             verdicts_write(verdicts)
             _apply(batch)
+            _expectations_settle(now=now)
             links_drop()
             verdicts_drop()
-            _expectations_settle(verdicts, now=now)
             _chargebacks_reversed(verdicts, now=now)
             findings = _findings(batch, verdicts)
         else:
