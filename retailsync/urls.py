@@ -18,6 +18,8 @@ from settlements.views import uploads as settlement_uploads
 from . import views
 from .core import api, guards
 from .core import views as core_views
+from .reconciliation import api as reconciliation_api
+from .reconciliation import views as reconciliation_views
 
 # Under /api/ every answer is JSON in API.md's error shape, also where no endpoint matched.
 handler400 = guards.bad_request
@@ -83,6 +85,11 @@ api_v1 = [
     ),
     path("trace/<str:correlation_id>", api.TraceApi.as_view(), name="trace"),
     path(
+        "reconciliation/",
+        reconciliation_api.ReconciliationApi.as_view(),
+        name="reconciliation-api",
+    ),
+    path(
         "settlements/uploads", settlements_api.UploadCreateApi.as_view(), name="settlement-upload"
     ),
     path(
@@ -130,6 +137,12 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("reconciliation/", reconciliation_views.reconciliation, name="reconciliation"),
+    path(
+        "reconciliation/<str:figure>/",
+        reconciliation_views.drill_down,
+        name="reconciliation-records",
+    ),
     path("exceptions/", core_views.exception_queue, name="exception-queue"),
     path("exceptions/<int:pk>/close", core_views.exception_close_form, name="exception-close"),
     path("trace/<str:correlation_id>/", core_views.trace_page, name="trace-page"),
