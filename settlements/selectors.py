@@ -18,7 +18,7 @@ def batches_listed() -> QuerySet[SettlementBatch]:
     )
 
 
-class BatchFilter(django_filters.FilterSet):
+class BatchFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     provider = django_filters.ChoiceFilter(choices=Provider.choices)
     channel = django_filters.CharFilter(field_name="channel__code")
     deposit_status = django_filters.ChoiceFilter(choices=SettlementBatch.DepositStatus.choices)
@@ -30,7 +30,7 @@ class BatchFilter(django_filters.FilterSet):
         fields = ["provider", "channel", "deposit_status", "is_statement", "key"]
 
 
-class LineFilter(django_filters.FilterSet):
+class LineFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
     kind = django_filters.ChoiceFilter(choices=[(k.value, k.value) for k in LineKind])
     reason = django_filters.CharFilter()

@@ -84,7 +84,7 @@ def staging_write(first_id: int, lines: list[ParsedLine]) -> None:
     names = ", ".join(("id", *COLUMNS))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {STAGED} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cursor.cursor.copy(f"COPY {STAGED} ({names}) FROM STDIN") as copy:
                 for values in _values(first_id, lines):
                     copy.write_row(values)
         else:
@@ -113,4 +113,4 @@ def lines_commit(provider: str) -> int:
             """,
             [provider, provider],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)

@@ -20,7 +20,9 @@ class ErpLine:
     debit: Decimal  # ≥ 0, in the entry's currency; exactly one of debit/credit is non-zero
     credit: Decimal
     description: str = ""
-    dimensions: Mapping[str, str] = field(default_factory=dict)  # cost_centre, department, location ...
+    dimensions: Mapping[str, str] = field(
+        default_factory=dict
+    )  # cost_centre, department, location ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,22 @@ def _findings(batch: SettlementBatch, verdicts: Sequence[object]) -> list[Findin
     return findings
 
 
+def _chargebacks_reversed(verdicts: Sequence[object], *, now: datetime) -> None:
+    """A chargeback whose reversal brought the money back needs no answer any more."""
+    from .verdicts import Verdict
+
+    keys = [
+        f"settlement:chargeback:{v.order_id}"
+        for v in verdicts
+        if isinstance(v, Verdict) and v.side == "chargeback" and not v.reason
+    ]
+    ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN, dedupe_key__in=keys).update(
+        status=ExceptionItem.Status.RESOLVED,
+        resolved_at=now,
+        resolution="The chargeback was reversed: the money came back.",
+    )
+
+
 def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
     rows = (
         SettlementLine.objects.filter(batch=batch)
@@ -179,6 +195,7 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
             links_drop()
             verdicts_drop()
             _expectations_settle(verdicts)
+            _chargebacks_reversed(verdicts, now=now)
             findings = _findings(batch, verdicts)
         else:
             findings = []

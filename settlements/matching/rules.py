@@ -60,7 +60,14 @@ def links_drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {LINKS}")
 
 
-def _link(rule: str, join: str, where: str, params: list[Any], batch: SettlementBatch) -> int:
+def _link(
+    rule: str,
+    join: str,
+    where: str,
+    params: list[Any],
+    batch: SettlementBatch,
+    where_params: list[Any] | None = None,
+) -> int:
     """Link the batch's open lines that `join` (over `l`, giving `order_id`) finds."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -72,9 +79,9 @@ def _link(rule: str, join: str, where: str, params: list[Any], batch: Settlement
               AND NOT EXISTS (SELECT 1 FROM {LINKS} k WHERE k.line_id = l.id) AND {where}
             GROUP BY l.id
             """,
-            [rule, *params, batch.pk],
+            [rule, *params, batch.pk, *(where_params or [])],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _channel(batch: SettlementBatch, alias: str) -> tuple[str, list[Any]]:
@@ -114,7 +121,7 @@ def _reversal_rule(kinds: tuple[LineKind, ...], rule: str) -> Callable[..., int]
             "ON found.reference = l.related_ref"
         )
         marks = ", ".join(["%s"] * len(kinds))
-        return _link(rule, join, f"l.kind IN ({marks})", [*params, *kinds], batch)
+        return _link(rule, join, f"l.kind IN ({marks})", params, batch, list(kinds))
 
     return link
 
@@ -154,7 +161,7 @@ def rule_amount_date(batch: SettlementBatch, settings: ProviderSettings) -> int:
             """,
             values * 2,
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 RULE_FUNCTIONS: dict[str, Callable[[SettlementBatch, ProviderSettings], int]] = {

@@ -166,7 +166,7 @@ def verdicts_write(verdicts: list[Verdict]) -> None:
         )
         rows = [(v.order_id, v.side, v.outcome, v.reason, v.expected_id) for v in verdicts]
         if connection.vendor == "postgresql" and rows:
-            with cursor.cursor.copy(f"COPY {VERDICTS} FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cursor.cursor.copy(f"COPY {VERDICTS} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         elif rows:
