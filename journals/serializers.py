@@ -20,7 +20,7 @@ def money(value: Decimal | None, currency: str) -> str | None:
     return None if value is None else f"{quantize(value, currency):f}"
 
 
-class SourceOutput(serializers.Serializer[JournalLineSource]):
+class JournalSourceOutput(serializers.Serializer[JournalLineSource]):
     type = serializers.CharField(source="source_type")
     id = serializers.IntegerField(source="source_id")
     amount = serializers.SerializerMethodField()
@@ -30,7 +30,7 @@ class SourceOutput(serializers.Serializer[JournalLineSource]):
         return money(source.amount, self.context.get("currency", "USD"))
 
 
-class LineOutput(serializers.Serializer[JournalLine]):
+class JournalLineOutput(serializers.Serializer[JournalLine]):
     id = serializers.IntegerField()
     account = serializers.CharField(source="account.code")
     account_name = serializers.CharField(source="account.name")
@@ -52,19 +52,19 @@ class LineOutput(serializers.Serializer[JournalLine]):
     def get_credit(self, line: JournalLine) -> str | None:
         return money(line.credit, self.context["currency"])
 
-    @extend_schema_field(SourceOutput(many=True))
+    @extend_schema_field(JournalSourceOutput(many=True))
     def get_sources(self, line: JournalLine) -> list[dict[str, Any]]:
         shown = getattr(line, "shown_sources", [])
-        return list(SourceOutput(cast(Any, shown), many=True, context=self.context).data)
+        return list(JournalSourceOutput(cast(Any, shown), many=True, context=self.context).data)
 
 
-class DeliveryOutput(serializers.ModelSerializer[DeliveryLog]):
+class JournalDeliveryOutput(serializers.ModelSerializer[DeliveryLog]):
     class Meta:
         model = DeliveryLog
         fields = ["attempt", "adapter", "ok", "retry", "document_id", "error", "at"]
 
 
-class EntryOutput(serializers.ModelSerializer[JournalEntry]):
+class JournalEntryOutput(serializers.ModelSerializer[JournalEntry]):
     legal_entity = serializers.CharField(source="legal_entity.code")
     channel = serializers.SerializerMethodField()
     period = serializers.CharField(source="period.period")
@@ -124,21 +124,21 @@ class EntryOutput(serializers.ModelSerializer[JournalEntry]):
     def get_credit(self, entry: JournalEntry) -> str | None:
         return money(getattr(entry, "total_credit", None) or Decimal(0), entry.currency)
 
-    @extend_schema_field(LineOutput(many=True))
+    @extend_schema_field(JournalLineOutput(many=True))
     def get_lines(self, entry: JournalEntry) -> list[dict[str, Any]]:
         lines = getattr(entry, "shown_lines", [])
         context = {"currency": entry.currency}
-        return list(LineOutput(cast(Any, lines), many=True, context=context).data)
+        return list(JournalLineOutput(cast(Any, lines), many=True, context=context).data)
 
 
-class EntryDetailOutput(EntryOutput):
-    deliveries = DeliveryOutput(many=True, read_only=True)
+class JournalEntryDetailOutput(JournalEntryOutput):
+    deliveries = JournalDeliveryOutput(many=True, read_only=True)
 
-    class Meta(EntryOutput.Meta):
-        fields = [*EntryOutput.Meta.fields, "deliveries"]
+    class Meta(JournalEntryOutput.Meta):
+        fields = [*JournalEntryOutput.Meta.fields, "deliveries"]
 
 
-class FedLineOutput(serializers.Serializer[JournalLineSource]):
+class JournalFedLineOutput(serializers.Serializer[JournalLineSource]):
     """A journal line a source record fed, and its part in it."""
 
     entry = serializers.IntegerField(source="line.entry_id")
@@ -156,7 +156,7 @@ class FedLineOutput(serializers.Serializer[JournalLineSource]):
         return money(source.amount, source.line.entry.currency)
 
 
-class PeriodOutput(serializers.ModelSerializer[AccountingPeriod]):
+class JournalPeriodOutput(serializers.ModelSerializer[AccountingPeriod]):
     legal_entity = serializers.CharField(source="legal_entity.code")
     changed_by = serializers.SerializerMethodField()
 
@@ -174,18 +174,18 @@ def _period(value: str) -> None:
         raise serializers.ValidationError("must be a month as YYYY-MM")
 
 
-class RunInput(StrictSerializer):
+class JournalRunInput(StrictSerializer):
     period = serializers.CharField(max_length=7, validators=[_period])
 
 
-class RunOutput(serializers.Serializer[dict[str, int]]):
+class JournalRunOutput(serializers.Serializer[dict[str, int]]):
     entries = serializers.IntegerField()
 
 
-class NoInput(StrictSerializer):
+class JournalNoInput(StrictSerializer):
     """No fields: anything sent is refused by name."""
 
 
-class ReverseInput(StrictSerializer):
+class JournalReverseInput(StrictSerializer):
     posting_date = serializers.DateField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

@@ -229,7 +229,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RefundMethodEnum": "returns.models.Return.Method"},
+    "ENUM_NAME_OVERRIDES": {
+        "RefundMethodEnum": "returns.models.Return.Method",
+        "JournalStatusEnum": "journals.models.JournalEntry.Status",
+        "PeriodStatusEnum": "journals.models.AccountingPeriod.Status",
+    },
     # Read at request time (drf-spectacular fixes its own setting when its views are imported).
     "SERVE_PERMISSIONS": ["retailsync.core.auth.ApiDocsAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from inventory import api as inventory_api
 from inventory import views as inventory_views
 from journals import api as journals_api
+from journals import api_export as journals_export
 from orders import api as orders_api
 from orders import views as orders_views
 from returns import api as returns_api
@@ -119,6 +120,7 @@ api_v1 = [
     ],
     path("journals/", journals_api.JournalListApi.as_view(), name="journal-list"),
     path("journals/run", journals_api.JournalRunApi.as_view(), name="journal-run"),
+    path("journals/export", journals_export.JournalExportApi.as_view(), name="journal-export"),
     path("journals/lines/", journals_api.JournalLinesFedApi.as_view(), name="journal-lines-fed"),
     path("journals/periods/", journals_api.PeriodListApi.as_view(), name="journal-periods"),
     *[

@@ -2,7 +2,7 @@
 transaction, each written to the delivery log.
 
 Which adapter: `LegalEntity.erp`, looked up in `settings.JOURNAL_ERP_ADAPTERS` (name → dotted
-path of a class, for an ERP of your own) and then in `journals.erp.adapter_for`. Credentials:
+path of a class, for an ERP of your own) and then among `journals.erp`'s. Credentials:
 `ERP_<LEGAL ENTITY>_URL`, `ERP_<LEGAL ENTITY>_TIMEOUT` and any other `ERP_<LEGAL ENTITY>_<NAME>`
 (token, client id, company …) from the environment, else the legal entity's `ErpConnection` in
 the admin. The entry's number is the idempotency key: a redelivery never makes a second ERP
@@ -11,7 +11,6 @@ document.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ from django.utils.module_loading import import_string
 from retailsync.core.money import quantize
 from retailsync.core.services import exception_raise, exception_resolve_open
 
+from ..erp import adapter_for as erp_adapter_for
 from ..erp.base import Credentials, Delivery, ErpAdapter, ErpJournal, ErpLine
 from ..models import DeliveryLog, ErpConnection, JournalEntry
 from .lifecycle import entry_locked
@@ -48,15 +48,9 @@ def adapter_for(name: str) -> ErpAdapter:
     if not name:
         raise NoAdapter("the legal entity names no ERP (LegalEntity.erp)")
     try:
-        lookup = getattr(importlib.import_module("journals.erp"), "adapter_for", None)
-    except ImportError:
-        lookup = None
-    if lookup is None:
-        raise NoAdapter(f"no ERP adapter {name!r} is installed")
-    try:
-        return cast(ErpAdapter, lookup(name))
-    except (LookupError, ValueError) as exc:
-        raise NoAdapter(f"no ERP adapter {name!r}: {exc}") from None
+        return erp_adapter_for(name)
+    except LookupError as exc:
+        raise NoAdapter(str(exc).strip("'\"")) from None
 
 
 def env_prefix(code: str) -> str:

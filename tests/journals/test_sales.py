@@ -57,10 +57,18 @@ def test_a_shipped_order_makes_a_balanced_entry_with_every_account_to_the_cent(b
 
 def test_shipments_of_one_order_add_up_to_the_order_in_the_day_s_one_entry(books):
     order_id = place(books, two_jurisdiction_order("R-1"))
-    ship(books, order_id, [{"sku": "JACKET", "quantity": 1}, {"sku": "SCARF", "quantity": 2}],
-         "2026-11-11T09:00:00Z")
-    ship(books, order_id, [{"sku": "JACKET", "quantity": 1}, {"sku": "SCARF", "quantity": 1}],
-         "2026-11-11T15:00:00Z")
+    ship(
+        books,
+        order_id,
+        [{"sku": "JACKET", "quantity": 1}, {"sku": "SCARF", "quantity": 2}],
+        "2026-11-11T09:00:00Z",
+    )
+    ship(
+        books,
+        order_id,
+        [{"sku": "JACKET", "quantity": 1}, {"sku": "SCARF", "quantity": 1}],
+        "2026-11-11T15:00:00Z",
+    )
     dispatch()
 
     entry = JournalEntry.objects.get()
@@ -85,8 +93,15 @@ def test_sales_in_two_currencies_make_one_entry_per_currency(books, make_channel
         canonical_order(
             external_id="EU-1",
             currency="EUR",
-            lines=[{"sku": "JACKET", "quantity": 1, "unit_price": "100.00", "discount": "0",
-                    "tax": "19.00"}],
+            lines=[
+                {
+                    "sku": "JACKET",
+                    "quantity": 1,
+                    "unit_price": "100.00",
+                    "discount": "0",
+                    "tax": "19.00",
+                }
+            ],
             shipping={"amount": "5.00", "discount": "0", "tax": "0"},
             payments=[{"gateway": "paypal", "reference": "PP-1", "amount": "124.00"}],
             total="124.00",
@@ -132,8 +147,9 @@ def test_an_amount_no_rule_maps_is_an_exception_and_waits_unposted_until_one_doe
         f"{problem.details['source'].split()[-1]} waits unposted until a mapping rule covers it."
     )
 
-    MappingRule.objects.create(legal_entity=account.legal_entity, kind="tax_payable",
-                               account=account)
+    MappingRule.objects.create(
+        legal_entity=account.legal_entity, kind="tax_payable", account=account
+    )
     assert journals_run(period="2026-11", now=problem.created_at) == 1
     assert amounts(JournalEntry.objects.get()) == WHOLE_ORDER
     assert not ExceptionItem.objects.filter(kind="unmapped_account", status="open").exists()
@@ -144,9 +160,9 @@ def test_each_shipment_is_posted_once_however_often_its_event_comes(books):
     dispatch()
     assert journals_run(period="2026-11", now=JournalEntry.objects.get().created_at) == 0
 
-    from orders.events import OrderShipped
     from journals.posting.sales import sales_postings
     from journals.services.apply import postings_apply
+    from orders.events import OrderShipped
     from retailsync.core.contracts import Typed, event_payload
     from retailsync.core.models import DomainEvent
 
@@ -164,8 +180,13 @@ def test_a_shipment_dated_in_a_closed_period_lands_in_the_next_open_one_with_a_n
     from journals.services.periods import period_set_status
 
     for month in ("2026-11", "2026-12"):
-        period_set_status(legal_entity="US01", period=month, status="closed", user=None,
-                          now=books.channel.created_at)
+        period_set_status(
+            legal_entity="US01",
+            period=month,
+            status="closed",
+            user=None,
+            now=books.channel.created_at,
+        )
     sold(books, when="2026-11-28T10:00:00Z")
     dispatch()
 
@@ -179,8 +200,9 @@ def test_a_shipment_dated_in_a_closed_period_lands_in_the_next_open_one_with_a_n
 def test_a_wholesale_channel_posts_one_entry_per_order_from_the_same_amounts(books):
     from journals.models import PostingPolicy
 
-    PostingPolicy.objects.create(legal_entity=books.channel.legal_entity, channel=books.channel,
-                                 per_order=True)
+    PostingPolicy.objects.create(
+        legal_entity=books.channel.legal_entity, channel=books.channel, per_order=True
+    )
     first = sold(books, "W-1")
     second = sold(books, "W-2")
     dispatch()

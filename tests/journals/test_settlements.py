@@ -43,10 +43,19 @@ def stripe_payout(channel):  # type: ignore[no-untyped-def]
         [payout(b, "77.45", date(2026, 11, 14))],
         [
             line("txn_1", L.CHARGE, "224.60", "-6.81", batch=b, payment_ref="ch_R1", row=1),
-            line("txn_2", L.REFUND, "-38.34", batch=b, payment_ref="re_1", related_ref="ch_R1",
-                 row=2),
-            line("txn_3", L.CHARGEBACK, "-50.00", "-15.00", batch=b, payment_ref="dp_1",
-                 related_ref="ch_R1", row=3),
+            line(
+                "txn_2", L.REFUND, "-38.34", batch=b, payment_ref="re_1", related_ref="ch_R1", row=2
+            ),
+            line(
+                "txn_3",
+                L.CHARGEBACK,
+                "-50.00",
+                "-15.00",
+                batch=b,
+                payment_ref="dp_1",
+                related_ref="ch_R1",
+                row=3,
+            ),
             line("txn_4", L.FEE, "-2.00", batch=b, row=4, description="Monthly fee"),
             line("txn_5", L.COMMISSION, "-5.00", batch=b, row=5),
             line("txn_6", L.ADVERTISING, "-10.00", batch=b, row=6),
@@ -102,8 +111,7 @@ def test_the_payout_reaching_the_bank_moves_it_from_cash_in_transit(books):
     settle(
         "camt053",
         [ParsedBatch(key="stmt-1", currency="USD", account="DE00")],
-        [line("bank-1", L.DEPOSIT, "77.45", batch="stmt-1", description="STRIPE po_1",
-              at=None)],
+        [line("bank-1", L.DEPOSIT, "77.45", batch="stmt-1", description="STRIPE po_1", at=None)],
     )
     dispatch()
 
@@ -124,8 +132,12 @@ def test_a_written_off_line_goes_to_write_offs_with_its_reason(books):
     )
     unknown = SettlementLine.objects.get(line_key="adj_1")
     assert unknown.outcome == "unmatched"
-    line_write_off(unknown, user=books.finance.user, reason="Test charge by Stripe",
-                   now=unknown.batch.created_at)
+    line_write_off(
+        unknown,
+        user=books.finance.user,
+        reason="Test charge by Stripe",
+        now=unknown.batch.created_at,
+    )
     dispatch()
 
     written = JournalEntry.objects.get(lines__account__code="6900")
@@ -134,7 +146,9 @@ def test_a_written_off_line_goes_to_write_offs_with_its_reason(books):
         ("6900", "Write-off: Test charge by Stripe"): (D("0.00"), D("3.00")),
     }
     assert set(
-        JournalLineSource.objects.filter(line__entry=written).values_list("source_type", "source_id")
+        JournalLineSource.objects.filter(line__entry=written).values_list(
+            "source_type", "source_id"
+        )
     ) == {("settlement_line", unknown.pk)}
 
 
@@ -148,8 +162,9 @@ def test_a_sale_settled_in_another_currency_relieves_its_clearing_at_the_settlem
         canonical_order(
             external_id="EU-1",
             currency="EUR",
-            lines=[{"sku": "SCARF", "quantity": 1, "unit_price": "100.00", "discount": "0",
-                    "tax": "0"}],
+            lines=[
+                {"sku": "SCARF", "quantity": 1, "unit_price": "100.00", "discount": "0", "tax": "0"}
+            ],
             shipping={"amount": "0", "discount": "0", "tax": "0"},
             payments=[{"gateway": "stripe", "reference": "ch_EU1", "amount": "100.00"}],
             total="100.00",
@@ -161,6 +176,7 @@ def test_a_sale_settled_in_another_currency_relieves_its_clearing_at_the_settlem
         "stripe",
         [payout("po_fx", "105.00", date(2026, 11, 16))],
         [line("fx_1", L.CHARGE, "108.00", "-3.00", batch="po_fx", payment_ref="ch_EU1")],
+        channel=books.channel,  # the dollar Stripe account, on the US web channel
     )
     dispatch()
 
