@@ -162,6 +162,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Uploaded files (settlement files and bank statements, as they came): a folder on the demo's
+# machine; a shared volume or object storage where several processes run.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -233,6 +236,7 @@ SPECTACULAR_SETTINGS = {
         "RefundMethodEnum": "returns.models.Return.Method",
         "JournalStatusEnum": "journals.models.JournalEntry.Status",
         "PeriodStatusEnum": "journals.models.AccountingPeriod.Status",
+        "SettlementProviderEnum": "settlements.models.Provider",
     },
     # Read at request time (drf-spectacular fixes its own setting when its views are imported).
     "SERVE_PERMISSIONS": ["retailsync.core.auth.ApiDocsAccess"],

@@ -106,6 +106,7 @@ def parse(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
             reference=r.str(p, "reference", f"payments[{i}].reference", required=False),
             amount=r.amount(p, "amount", f"payments[{i}].amount"),
             kind=r.str(p, "kind", f"payments[{i}].kind", required=False) or "sale",
+            method=r.str(p, "method", f"payments[{i}].method", required=False),
         )
         for i, p in enumerate(r.list(payload, "payments", "payments", required=False))
     ]

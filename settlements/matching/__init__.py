@@ -151,7 +151,7 @@ def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
     return tuple(KindTotal(r["kind"], r["gross"], r["fee"], r["net"], r["lines"]) for r in rows)
 
 
-def _expectations_settle(verdicts: Sequence[object]) -> None:
+def _expectations_settle(verdicts: Sequence[object], *, now: datetime) -> None:
     from .verdicts import Verdict
 
     status = {
@@ -171,6 +171,7 @@ def _expectations_settle(verdicts: Sequence[object]) -> None:
                 dedupe_key__in=[f"settlement_overdue:{pk}" for pk in chunk],
             ).update(
                 status=ExceptionItem.Status.RESOLVED,
+                resolved_at=now,
                 resolution="The money arrived after its payout lag.",
             )
 
@@ -194,7 +195,7 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
             _apply(batch)
             links_drop()
             verdicts_drop()
-            _expectations_settle(verdicts)
+            _expectations_settle(verdicts, now=now)
             _chargebacks_reversed(verdicts, now=now)
             findings = _findings(batch, verdicts)
         else:

@@ -179,7 +179,9 @@ def settlements_age(*, now: datetime) -> dict[str, int]:
             )
     SettlementBatch.objects.filter(pk__in=late).update(deposit_status=Pending.MISSING)
     overdue = 0
-    for provider_name, s in {**settings, "": ProviderSettings(provider="")}.items():
+    waiting = ExpectedSettlement.objects.filter(status=ExpectedSettlement.Status.OPEN)
+    for provider_name in waiting.values_list("provider", flat=True).distinct().order_by():
+        s = settings.get(provider_name) or ProviderSettings(provider=provider_name)
         cutoff = today - timedelta(days=s.date_window_days)
         rows = ExpectedSettlement.objects.filter(
             status=ExpectedSettlement.Status.OPEN, provider=provider_name, expected_on__lt=cutoff
