@@ -63,3 +63,18 @@ def test_journal_entries_are_read_only_in_the_admin(books, client):
     assert client.get("/admin/journals/journalentry/").status_code == 200
     assert client.get("/admin/journals/journalentry/add/").status_code == 403
     assert client.get("/admin/journals/mappingrule/import/").status_code == 200
+
+
+def test_install_chart_gives_a_legal_entity_its_starting_books_once(db):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    LegalEntityFactory(code="UK01", currency="GBP")
+    out = io.StringIO()
+    call_command("install_chart", "UK01", stdout=out)
+    assert json.loads(out.getvalue()) == {"legal_entity": "UK01", "added": 40}
+    out = io.StringIO()
+    call_command("install_chart", "UK01", stdout=out)
+    assert json.loads(out.getvalue())["added"] == 0
