@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from retailsync.core.registry import order_panels
 from retailsync.core.selectors import trace_timeline
 from retailsync.core.views import staff_required
 
@@ -45,5 +46,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "raw_messages": raw_messages,
             "changes": order.changes.order_by("at"),
             "trace": trace_timeline(order.correlation_id),
+            # Sections of apps above orders (settlements), registered at start-up.
+            "panels": order_panels(request, order_id=order.pk),
         },
     )

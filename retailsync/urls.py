@@ -13,6 +13,9 @@ from returns import api as returns_api
 from returns import api_transitions as returns_transitions
 from returns import views as returns_views
 from settlements import api as settlements_api
+from settlements.views import batches as settlement_batches
+from settlements.views import lines as settlement_lines
+from settlements.views import uploads as settlement_uploads
 
 from . import views
 from .core import api, guards
@@ -170,4 +173,32 @@ urlpatterns = [
     path("returns/<int:pk>/", returns_views.return_detail, name="return-detail-page"),
     path("returns/<int:pk>/<str:action>", returns_views.return_act, name="return-act"),
     path("orders/<int:pk>/", orders_views.order_detail, name="order-detail-page"),
+    path("settlements/", settlement_batches.batch_list, name="settlement-list-page"),
+    path("settlements/upload/", settlement_uploads.upload_page, name="settlement-upload-page"),
+    path(
+        "settlements/uploads/<int:pk>/",
+        settlement_uploads.upload_status,
+        name="settlement-upload-status",
+    ),
+    path("settlements/<int:pk>/", settlement_batches.batch_detail, name="settlement-batch-page"),
+    path(
+        "settlements/<int:pk>/match",
+        settlement_batches.batch_rematch,
+        name="settlement-batch-match",
+    ),
+    path(
+        "settlements/<int:pk>/undo",
+        settlement_batches.batch_undo_page,
+        name="settlement-batch-undo",
+    ),
+    path(
+        "settlements/lines/<int:pk>/",
+        settlement_lines.line_detail,
+        name="settlement-line-page",
+    ),
+    path(
+        "settlements/lines/<int:pk>/<str:action>",
+        settlement_lines.line_act,
+        name="settlement-line-act",
+    ),
 ]

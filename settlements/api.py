@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -97,8 +98,9 @@ class UploadCreateApi(APIView):
             now=timezone.now(),
         )
         if upload.status == Upload.Status.QUEUED:
-            task_publish(upload_process_task, upload_id=upload.pk)
-            upload.refresh_from_db()
+            # After the commit, so the worker finds the upload (a lost publish: the beat's
+            # uploads_resume_task queues it again).
+            transaction.on_commit(lambda: task_publish(upload_process_task, upload_id=upload.pk))
         return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
 
 

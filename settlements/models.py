@@ -257,7 +257,11 @@ class ExpectedSettlement(models.Model):
 
 
 class SettlementLine(models.Model):
-    batch = models.ForeignKey(SettlementBatch, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by (batch, outcome) below: a second index on the batch alone would only slow the
+    # load of a million-line file.
+    batch = models.ForeignKey(
+        SettlementBatch, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     provider = models.CharField(max_length=16, choices=Provider.choices)
     line_key = models.CharField(max_length=200)
     row = models.PositiveIntegerField()
@@ -278,7 +282,12 @@ class SettlementLine(models.Model):
     reason = models.CharField(max_length=32, blank=True, help_text="Why it is not matched.")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT)
     expected = models.ForeignKey(
-        ExpectedSettlement, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines"
+        ExpectedSettlement,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lines",
+        db_index=False,  # read from the line, never looked up by
     )
     variance = OptionalAmount()
     manual = models.BooleanField(default=False, help_text="Set by a person; re-runs keep it.")

@@ -108,7 +108,6 @@ def lines_commit(provider: str) -> int:
             SELECT b.id, %s, {staged}, 'unmatched', '', '', false, ''
             FROM {STAGED} s JOIN {batch} b ON b.provider = %s AND b.key = s.batch_key
             WHERE true
-            ORDER BY s.id
             ON CONFLICT (provider, line_key) DO NOTHING
             """,
             [provider, provider],

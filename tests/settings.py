@@ -10,9 +10,10 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-that-signs-nothing-real-0123456789")
 
+import tempfile
+from pathlib import Path
+
 from retailsync.settings import *  # noqa: F403
 
-import tempfile  # noqa: E402
-
 # Uploads the suite makes go to a folder of its own, not the checkout's media/.
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="retailsync-media-"))  # noqa: F405
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="retailsync-media-"))

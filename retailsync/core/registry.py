@@ -5,7 +5,9 @@ The core imports no domain app, so it is told at start-up what it must know of t
   which replay runs a message through again, from its stored bytes;
 - for each channel source, the headers of its deliveries that identify a message (the
   channel's delivery or event id, its topic) and the others worth keeping with it. The core
-  itself knows only the generic ones, which any source may send.
+  itself knows only the generic ones, which any source may send;
+- the sections that apps above orders add to the order page (`register_order_panel`), so the
+  order page shows what settlements knows of an order without orders importing settlements.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from .models import InboundMessage
 
 
@@ -81,3 +85,23 @@ def register_message_headers(
 
 def message_headers_for(source: str) -> MessageHeaders:
     return _headers.get(source, _GENERIC)
+
+
+class OrderPanel(Protocol):
+    """A section of the order page that an app above orders fills (settlements: the order's
+    money as the providers paid it). The HTML it returns is already escaped (a rendered
+    template); an empty string leaves the section out (the person may not see it)."""
+
+    def __call__(self, request: HttpRequest, *, order_id: int) -> str: ...
+
+
+_order_panels: dict[str, OrderPanel] = {}
+
+
+def register_order_panel(name: str, panel: OrderPanel) -> None:
+    _order_panels[name] = panel
+
+
+def order_panels(request: HttpRequest, *, order_id: int) -> list[str]:
+    """The order page's extra sections, in the order the apps registered them."""
+    return [html for panel in _order_panels.values() if (html := panel(request, order_id=order_id))]

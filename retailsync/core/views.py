@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -16,8 +17,9 @@ from django.views.decorators.http import require_POST
 from .api import ExceptionFilter, close_outcome
 from .audit import audit_note
 from .errors import DomainError
+from .guards import refused
 from .models import ExceptionItem
-from .roles import user_roles
+from .roles import has_role, user_roles
 from .selectors import AGING_BUCKETS, exceptions_aging, trace_timeline
 from .services import exception_close
 
@@ -35,6 +37,29 @@ def staff_required(view: Any) -> Any:
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+PageView = Callable[..., HttpResponse]
+
+
+def roles_required(*roles: str) -> Callable[[PageView], PageView]:
+    """Logged in and holding one of `roles` (admin always may); another role gets 403."""
+
+    def decorate(view: PageView) -> PageView:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not has_role(request.user, *roles):
+                return refused(
+                    request, 403, f"this page is for {' or '.join([*roles, 'admin'])} staff"
+                )
+            response: HttpResponse = view(request, *args, **kwargs)
+            return response
+
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        guarded: PageView = staff_required(wrapped)
+        return guarded
+
+    return decorate
 
 
 def safe_next(request: HttpRequest, target: str | None) -> str | None:

@@ -96,20 +96,20 @@ def rule_payment_ref(batch: SettlementBatch, settings: ProviderSettings) -> int:
 
 
 def rule_order_ref(batch: SettlementBatch, settings: ProviderSettings) -> int:
+    """One pass over the lines: the orders' channel ids and numbers (with and without `#`),
+    as one derived table to hash-join against."""
     scope, params = _channel(batch, "o")
-    linked = 0
-    for column, value in (
-        ("external_id", "l.order_ref"),
-        ("order_number", "l.order_ref"),
-        ("order_number", "'#' || l.order_ref"),
-        ("order_number", "ltrim(l.order_ref, '#')"),
-    ):
-        join = (
-            f"JOIN (SELECT o.id AS order_id, o.{column} AS ref FROM {ORDER} o "
-            f"WHERE o.{column} <> ''{scope}) found ON found.ref = {value}"
+    refs = " UNION ALL ".join(
+        f"SELECT o.id AS order_id, {value} AS ref FROM {ORDER} o WHERE o.{column} <> ''{scope}"
+        for column, value in (
+            ("external_id", "o.external_id"),
+            ("order_number", "o.order_number"),
+            ("order_number", "'#' || o.order_number"),
+            ("order_number", "ltrim(o.order_number, '#')"),
         )
-        linked += _link("order_ref", join, "l.order_ref <> ''", params, batch)
-    return linked
+    )
+    join = f"JOIN ({refs}) found ON found.ref = l.order_ref"
+    return _link("order_ref", join, "l.order_ref <> ''", params * 4, batch)
 
 
 def _reversal_rule(kinds: tuple[LineKind, ...], rule: str) -> Callable[..., int]:

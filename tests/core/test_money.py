@@ -59,3 +59,13 @@ def test_money_refuses_to_add_different_currencies():
     with pytest.raises(CurrencyMismatch):
         Money(Decimal(1), "USD") + Money(Decimal(1), "EUR")
     assert str(Money(Decimal("1.005"), "USD") + Money(Decimal("2"), "USD")) == "3.01 USD"
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "shown"),
+    [("-0.004", "USD", "0.00"), ("-0.0001", "JPY", "0"), ("-0.005", "USD", "-0.01")],
+)
+def test_an_amount_that_rounds_to_zero_is_shown_as_zero_never_minus_zero(value, currency, shown):
+    from retailsync.core.templatetags.money import money
+
+    assert money(Decimal(value), currency) == shown

@@ -1,4 +1,5 @@
-"""Amounts on pages: rounded once, here, to the currency's minor unit (JPY 0, USD 2, KWD 3)."""
+"""Amounts on pages: rounded once, here, to the currency's minor unit (JPY 0, USD 2, KWD 3).
+What rounds to zero is shown as zero, never "-0.00" (a -0.004 variance is no variance)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def money(value: Decimal | None, currency: str = "USD") -> str:
     if value is None:
         return ""
     rounded = quantize(Decimal(value), currency if is_currency(currency) else "USD")
-    return f"{rounded:,f}"
+    return f"{rounded if rounded else abs(rounded):,f}"
 
 
 @register.filter

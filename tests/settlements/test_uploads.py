@@ -1,0 +1,178 @@
+"""Uploads as finance makes them: through the API, followed to done on a real worker; refused
+files leave nothing, even past the first chunks; overlapping files add each line once."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from settlements.loading import upload_create
+from settlements.models import SettlementBatch, SettlementLine, Upload
+from settlements.tasks import uploads_resume_task
+from tests.conftest import wait_for
+
+from .conftest import FILES
+
+HEADER = (FILES / "flows/stripe_po_first.csv").read_text().splitlines()[0]
+
+
+def stripe_rows(payout: str, first: int, count: int, *, bad_at: int | None = None) -> str:
+    rows = [HEADER]
+    for n in range(first, first + count):
+        gross = "oops" if n == bad_at else "10.00"
+        rows.append(
+            f"{payout},2026-11-24 00:00:00,txn_{n},2026-11-20 10:00:00,2026-11-24 00:00:00,usd,"
+            f"{gross},0.59,9.41,charge,ch_{n},10.00,usd,ch_{n},pi_{n},#X{n}"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def post(client: Any, text: str | bytes, provider: str = "stripe", **extra: str) -> Any:
+    body = text.encode() if isinstance(text, str) else text
+    data = {"file": io.BytesIO(body), "provider": provider, **extra}
+    data["file"].name = "report.csv"  # type: ignore[attr-defined]
+    return client.post("/api/v1/settlements/uploads", data, format="multipart")
+
+
+@pytest.mark.django_db
+def test_finance_uploads_and_follows_it_to_done(
+    staff: Any, stripe_orders: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    finance = staff("finance")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post(finance, (FILES / "flows/stripe_po_first.csv").read_bytes())
+    assert answer.status_code == 202, answer.json()
+    body = answer.json()
+    assert set(body) >= {"id", "status", "progress"}
+    followed = finance.get(f"/api/v1/settlements/uploads/{body['id']}").json()
+    assert (followed["status"], followed["progress"]) == ("done", 100)
+    assert followed["counts"]["matched"] == 3 and followed["counts"]["unmatched"] == 1
+    batch = finance.get(f"/api/v1/settlements/batches/{followed['batches'][0]}").json()
+    assert (batch["gross"], batch["fees"], batch["net"], batch["payout_amount"]) == (
+        "212.21",
+        "-7.66",
+        "204.55",
+        "204.55",
+    )
+    assert (batch["variance"], batch["deposit_status"], batch["deposited_on"]) == (
+        "0.00",
+        "pending",
+        None,
+    )
+    lines = finance.get(f"/api/v1/settlements/batches/{batch['id']}/lines?outcome=unmatched").json()
+    assert [ln["line_key"] for ln in lines["results"]] == ["txn_Z"]
+
+
+@pytest.mark.django_db
+def test_who_may_upload_and_what_is_refused(
+    staff: Any, channel: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert post(staff("operations"), "x").status_code == 403
+    finance = staff("finance")
+    unknown = post(finance, "x", provider="stripe", colour="red")
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "colour"
+    wrong = post(finance, "x", provider="visa")
+    assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "provider"
+    nochannel = post(finance, "x", channel="nope")
+    assert nochannel.status_code == 400 and nochannel.json()["errors"][0]["field"] == "channel"
+    with django_capture_on_commit_callbacks(execute=True):
+        garbage = post(finance, b"\x00\xff\xfe garbage")
+    assert garbage.status_code == 202
+    followed = finance.get(f"/api/v1/settlements/uploads/{garbage.json()['id']}").json()
+    assert followed["status"] == "failed" and followed["errors"][0]["reason"]
+
+
+@pytest.mark.django_db
+def test_a_bad_row_after_many_good_ones_leaves_nothing(channel: Any) -> None:
+    # 45,000 rows: two chunks of 20,000 are staged before the bad one is read.
+    text = stripe_rows("po_BIG", 1, 45_000, bad_at=44_000)
+    made = upload_create(
+        stream=io.BytesIO(text.encode()),
+        name="big.csv",
+        provider="stripe",
+        channel=channel.channel,
+        user=None,
+        now=timezone.now(),
+    )
+    from settlements.loading import upload_process
+
+    failed = upload_process(made.pk)
+    assert failed.status == "failed"
+    assert failed.errors[0]["row"] == 44_001  # the header is row 1
+    assert "oops" in failed.errors[0]["reason"]
+    assert SettlementLine.objects.count() == 0 and SettlementBatch.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_overlapping_files_add_each_line_once(tmp_path: Any, channel: Any) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text(stripe_rows("po_OVER", 1, 30))
+    second = tmp_path / "b.csv"
+    second.write_text(stripe_rows("po_OVER", 21, 30))  # rows 21-30 again, 31-50 new
+    from settlements.loading import upload_process
+
+    for path in (first, second):
+        with path.open("rb") as stream:
+            made = upload_create(
+                stream=stream,
+                name=path.name,
+                provider="stripe",
+                channel=channel.channel,
+                user=None,
+                now=timezone.now(),
+            )
+        done = upload_process(made.pk)
+        assert done.status == "done", done.errors
+    assert done.counts["new_lines"] == 20
+    batch = SettlementBatch.objects.get(key="po_OVER")
+    assert batch.lines_count == 50 and batch.net == Decimal("470.50")
+
+
+@pytest.mark.django_db
+def test_an_upload_whose_worker_died_is_picked_up_again(channel: Any) -> None:
+    with (FILES / "flows/stripe_po_first.csv").open("rb") as stream:
+        made = upload_create(
+            stream=stream,
+            name="po.csv",
+            provider="stripe",
+            channel=channel.channel,
+            user=None,
+            now=timezone.now(),
+        )
+    stale = timezone.now() - timezone.timedelta(minutes=10)
+    Upload.objects.filter(pk=made.pk).update(status="parsing", heartbeat_at=stale, progress=40)
+    assert uploads_resume_task() == 1
+    made.refresh_from_db()
+    assert made.status == "done" and made.attempts == 1
+    assert SettlementLine.objects.count() == 4
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_matches_an_upload_on_postgresql(
+    make_channel: Any, staff: Any, worker: None
+) -> None:
+    from settlements.models import FeeSchedule, ProviderSettings
+
+    from .conftest import paid_order
+
+    web = make_channel("canonical", code="web")
+    FeeSchedule.objects.create(provider="stripe", percent=Decimal("2.9"), fixed=Decimal("0.30"))
+    ProviderSettings.objects.create(provider="stripe", channel=web.channel)
+    assert web.post_order(paid_order(1001, "70.21", [("ch_A1001", "70.21")])).status_code == 201
+    from settlements.models import ExpectedSettlement
+
+    wait_for(lambda: ExpectedSettlement.objects.exists())
+    finance = staff("finance")
+    answer = post(finance, (FILES / "flows/stripe_po_first.csv").read_bytes())
+    assert answer.status_code == 202 and answer.json()["status"] == "queued"
+    upload_id = answer.json()["id"]
+    wait_for(lambda: Upload.objects.get(pk=upload_id).status in ("done", "failed"), seconds=60)
+    done = finance.get(f"/api/v1/settlements/uploads/{upload_id}").json()
+    assert done["status"] == "done", done
+    assert SettlementLine.objects.get(line_key="txn_A").outcome == "matched"
+    assert SettlementLine.objects.get(line_key="txn_Z").reason == "no_order"
