@@ -20,6 +20,7 @@ from typing import Any
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from journals.models import JournalEntry, JournalLine
 from orders.models import Order, OrderLine, ShipmentLine
 from retailsync.core.models import Channel
 from retailsync.core.money import quantize
@@ -197,9 +198,14 @@ FIGURE_SOURCES: dict[str, Figure] = {
 }
 
 
-def register_figure(name: str, figure: Figure) -> None:
-    """Apps above settlements add theirs (journals: `posted`)."""
-    FIGURE_SOURCES[name] = figure
+def _posted(s: Scope) -> QuerySet[JournalLine]:
+    return JournalLine.objects.filter(
+        _range("entry__posting_date", s, as_dates=True), entry__status=JournalEntry.Status.POSTED
+    )
+
+
+# What went to the ERP: the debits of the channel's posted entries (each entry balances).
+FIGURE_SOURCES["posted"] = Figure(_posted, "entry__channel_id", F("debit"), "entry__posting_date")
 
 
 def _channels(scope: Scope) -> QuerySet[Channel]:

@@ -64,6 +64,15 @@ def describe(figure: str, r: Any) -> dict[str, Any]:
             r.deposit_line.net,
             r.currency,
         )
+    if figure == "posted":
+        entry = r.entry
+        return _row(
+            f"{entry.number or entry.pk} · {r.account.code} {r.description}".strip(),
+            f"/api/v1/journals/{entry.pk}",
+            entry.posting_date,
+            r.debit,
+            entry.currency,
+        )
     return _row(str(r), "", None, getattr(r, "amount", Decimal(0)), getattr(r, "currency", ""))
 
 

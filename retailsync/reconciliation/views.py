@@ -168,6 +168,7 @@ def drill_down(request: HttpRequest, figure: str) -> HttpResponse:
         "cancelled": ["order"],
         "expected": ["order"],
         "deposited": ["deposit_line"],
+        "posted": ["entry", "account"],
     }.get(figure, [])
     records = figure_records(figure, scope).select_related(*related).order_by("pk")
     page = Paginator(records, 100).get_page(request.GET.get("page"))
