@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.settlements.conftest import stripe_orders, upload  # noqa: F401  (the fixture)
+from tests.settlements.flows import upload
 
 pytestmark = pytest.mark.django_db
 
