@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from ..models import AmountKind as K
 
+INPUT = "journals_sale_input"
 SHIPS = "journals_sale_ships"
 LEGS = "journals_sale_legs"
 
 CREATE_SQL = f"""
+CREATE TEMPORARY TABLE {INPUT} (shipment_id bigint NOT NULL, event_id bigint NOT NULL)
+    ON COMMIT DROP;
 CREATE TEMPORARY TABLE {SHIPS} (
     shipment_id bigint PRIMARY KEY, event_id bigint, order_id bigint NOT NULL,
     legal_entity_id bigint NOT NULL, channel_id bigint NOT NULL, currency varchar(3) NOT NULL,
@@ -45,9 +48,7 @@ _TENDER = (
 
 SHIPS_SQL = f"""
 WITH u AS (
-    SELECT x.shipment_id, MIN(x.event_id) AS event_id
-    FROM unnest(%(shipments)s::bigint[], %(events)s::bigint[]) AS x(shipment_id, event_id)
-    GROUP BY x.shipment_id
+    SELECT x.shipment_id, MIN(x.event_id) AS event_id FROM {INPUT} x GROUP BY x.shipment_id
 ), cur AS (
     SELECT * FROM unnest(%(currencies)s::text[]) AS c(code)
 )

@@ -35,25 +35,35 @@ from retailsync.core.contracts import Typed, payload_decode
 from retailsync.core.models import Channel, DomainEvent, LegalEntity
 from retailsync.core.money import exponents
 
-from ..models import AccountingPeriod, AmountKind
+from ..models import AccountingPeriod
+from ..posting.legs import ZERO, Leg
 from ..posting.sales import sales_postings
-from ..posting.sales_sql import CREATE_SQL, LEGS, LEGS_SQL, SHIPS, SHIPS_SQL, UNBALANCED_SQL
+from ..posting.sales_sql import (
+    CREATE_SQL,
+    INPUT,
+    LEGS,
+    LEGS_SQL,
+    SHIPS,
+    SHIPS_SQL,
+    UNBALANCED_SQL,
+)
 from .apply import Applied, Group, drafts_lock, entries_balance_check, group_key_of, notes_add
 from .apply import postings_apply as _postings_apply
-from .lines import _BY_METHOD
+from .lines import describe
 from .mapping import Chart, Combination, unmapped_resolve
 from .policies import Policies
+from .sales_lines import TABLES, lines_write
 
 EVENT = OrderShipped.EVENT  # type: ignore[attr-defined]
 # The chunk's working tables: dropped at commit, and before and after a chunk (a test's
 # transaction, or a subscriber's savepoint, holds more than one chunk).
 TEMPORARY = (
+    INPUT,
     SHIPS,
     LEGS,
     "journals_sale_map",
     "journals_sale_entries",
-    "journals_sale_placed",
-    "journals_sale_keys",
+    *TABLES,
 )
 DROP_SQL = f"DROP TABLE IF EXISTS {', '.join(TEMPORARY)}"
 
@@ -98,10 +108,13 @@ def _bulk(shipped: Sequence[tuple[int, int]], now: datetime) -> tuple[Applied, l
             ).values_list("legal_entity_id", "period")
         ]
         cursor.execute(
+            f"INSERT INTO {INPUT} SELECT * FROM unnest(%s::bigint[], %s::bigint[])",  # noqa: S608
+            [[s for _, s in shipped], [e for e, _ in shipped]],
+        )
+        cursor.execute(f"ANALYZE {INPUT}")  # so that a large chunk is joined by hashing
+        cursor.execute(
             SHIPS_SQL,
             {
-                "shipments": [s for _, s in shipped],
-                "events": [e for e, _ in shipped],
                 "currencies": list(currencies),
                 "tz": settings.TIME_ZONE,
                 "shut": shut,
@@ -139,6 +152,7 @@ def _bulk(shipped: Sequence[tuple[int, int]], now: datetime) -> tuple[Applied, l
         if result.posted:
             result.entries = _post(cursor, now)
         cursor.execute(DROP_SQL)
+        cursor.execute("SET LOCAL jit TO DEFAULT")
     left = [e for e, s in shipped if s not in taken]
     return result, left
 
@@ -156,7 +170,9 @@ def _map(cursor: CursorWrapper, now: datetime) -> set[int]:
     entities = LegalEntity.objects.in_bulk({c[0] for c in combinations})
     channels = Channel.objects.in_bulk({c[1] for c in combinations})
     chart = Chart(entities)
-    rows, missing, mapped = [], [], set()
+    rows: list[tuple[object, ...]] = []
+    missing: list[tuple[int, int, str, str, str]] = []
+    mapped: set[Combination] = set()
     for entity_id, channel_id, method, kind, jurisdiction in combinations:
         found = chart.resolve(
             legal_entity_id=entity_id,
@@ -169,21 +185,35 @@ def _map(cursor: CursorWrapper, now: datetime) -> set[int]:
             missing.append((entity_id, channel_id, method, kind, jurisdiction))
             continue
         dims = json.dumps(found.dimensions, sort_keys=True)
-        rows.append((entity_id, channel_id, method, kind, jurisdiction, found.account_id, dims))
+        text = describe(Leg(kind, ZERO, "", payment_method=method, jurisdiction=jurisdiction))
+        rows.append(
+            (
+                len(rows) + 1,
+                entity_id,
+                channel_id,
+                method,
+                kind,
+                jurisdiction,
+                found.account_id,
+                dims,
+                text,
+            )
+        )
         mapped.add(
             Combination(
                 entities[entity_id].code, channels[channel_id].code, method, kind, jurisdiction
             )
         )
     cursor.execute(
-        "CREATE TEMPORARY TABLE journals_sale_map (legal_entity_id bigint, channel_id bigint, "
-        "leg_method text, kind text, jurisdiction text, account_id bigint, dims jsonb) "
-        "ON COMMIT DROP"
+        "CREATE TEMPORARY TABLE journals_sale_map (map_id int, legal_entity_id bigint, "
+        "channel_id bigint, leg_method text, kind text, jurisdiction text, account_id bigint, "
+        "dims jsonb, description text) ON COMMIT DROP"
     )
     cursor.execute(
-        "INSERT INTO journals_sale_map SELECT * FROM unnest(%s::bigint[], %s::bigint[], "
-        "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::jsonb[])",
-        [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 7,
+        "INSERT INTO journals_sale_map SELECT * FROM unnest(%s::int[], %s::bigint[], "
+        "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::jsonb[], "
+        "%s::text[])",
+        [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 9,
     )
     cursor.execute("ANALYZE journals_sale_map")
     unmapped_resolve(mapped, now=now)
@@ -226,7 +256,7 @@ def _post(cursor: CursorWrapper, now: datetime) -> set[int]:
         [list(column) for column in zip(*keyed, strict=True)],
     )
     cursor.execute("ANALYZE journals_sale_entries")
-    _lines(cursor)
+    lines_write(cursor)
     notes_add(entries, groups, now)
     ids = {e.pk for e in entries.values()}
     entries_balance_check(ids)
@@ -283,83 +313,3 @@ def _groups(cursor: CursorWrapper) -> dict[str, Group]:
         )
         groups[group_key_of(g)] = g
     return groups
-
-
-def _labels() -> tuple[list[str], list[str]]:
-    kinds = list(AmountKind.values)
-    return kinds, [str(AmountKind(k).label) for k in kinds]
-
-
-def _lines(cursor: CursorWrapper) -> None:
-    """Legs into lines, and one source link per shipment and line (`lines.lines_add`)."""
-    kinds, labels = _labels()
-    cursor.execute(
-        f"""
-        CREATE TEMPORARY TABLE journals_sale_placed ON COMMIT DROP AS
-        SELECT s.shipment_id, s.order_id, e.entry_id, m.account_id, g.amount > 0 AS debit,
-               m.dims, left(lb.label
-                   || CASE WHEN g.jurisdiction <> '' THEN ' ' || g.jurisdiction ELSE '' END
-                   || CASE WHEN g.leg_method <> '' AND g.kind = ANY(%(by_method)s)
-                           THEN ' (' || g.leg_method || ')' ELSE '' END, 300) AS description,
-               abs(g.amount) AS amount, NULL::bigint AS line_id
-        FROM {LEGS} g
-        JOIN {SHIPS} s ON s.shipment_id = g.shipment_id
-        JOIN journals_sale_map m ON m.legal_entity_id = s.legal_entity_id
-             AND m.channel_id = s.channel_id AND m.leg_method = g.leg_method
-             AND m.kind = g.kind AND m.jurisdiction = g.jurisdiction
-        JOIN journals_sale_entries e ON e.legal_entity_id = s.legal_entity_id
-             AND e.g_channel_id = s.g_channel_id AND e.g_method = s.g_method
-             AND e.g_order_id = s.g_order_id AND e.g_date = s.g_date AND e.currency = g.currency
-        JOIN unnest(%(kinds)s::text[], %(labels)s::text[]) AS lb(kind, label) ON lb.kind = g.kind
-        """,  # noqa: S608
-        {"kinds": kinds, "labels": labels, "by_method": [str(k) for k in _BY_METHOD]},
-    )
-    cursor.execute("ANALYZE journals_sale_placed")
-    cursor.execute(
-        """
-        CREATE TEMPORARY TABLE journals_sale_keys ON COMMIT DROP AS
-        SELECT entry_id, account_id, debit, dims, description, SUM(amount) AS amount,
-               (SELECT MAX(l.id) FROM journals_journalline l
-                WHERE l.entry_id = p.entry_id AND l.account_id = p.account_id
-                  AND (l.debit > 0) = p.debit AND l.dimensions = p.dims
-                  AND l.description = p.description AND l.fx_rate IS NULL
-                  AND l.fx_rate_source = '') AS line_id
-        FROM journals_sale_placed p
-        GROUP BY entry_id, account_id, debit, dims, description
-        """
-    )
-    cursor.execute(
-        """
-        UPDATE journals_journalline l
-        SET debit = l.debit + CASE WHEN k.debit THEN k.amount ELSE 0 END,
-            credit = l.credit + CASE WHEN k.debit THEN 0 ELSE k.amount END
-        FROM journals_sale_keys k WHERE l.id = k.line_id
-        """
-    )
-    cursor.execute(
-        """
-        WITH made AS (
-            INSERT INTO journals_journalline (entry_id, account_id, debit, credit, dimensions,
-                                              description, fx_rate, fx_rate_source)
-            SELECT entry_id, account_id, CASE WHEN debit THEN amount ELSE 0 END,
-                   CASE WHEN debit THEN 0 ELSE amount END, dims, description, NULL, ''
-            FROM journals_sale_keys WHERE line_id IS NULL
-            ORDER BY entry_id, account_id, debit, description
-            RETURNING id, entry_id, account_id, debit > 0 AS debit, dimensions, description
-        )
-        UPDATE journals_sale_keys k SET line_id = made.id FROM made
-        WHERE k.line_id IS NULL AND k.entry_id = made.entry_id
-          AND k.account_id = made.account_id AND k.debit = made.debit
-          AND k.dims = made.dimensions AND k.description = made.description
-        """
-    )
-    cursor.execute(
-        """
-        INSERT INTO journals_journallinesource (line_id, source_type, source_id, amount)
-        SELECT k.line_id, 'order', p.order_id, SUM(p.amount)
-        FROM journals_sale_placed p
-        JOIN journals_sale_keys k ON k.entry_id = p.entry_id AND k.account_id = p.account_id
-             AND k.debit = p.debit AND k.dims = p.dims AND k.description = p.description
-        GROUP BY p.shipment_id, k.line_id, p.order_id
-        """
-    )
