@@ -45,7 +45,8 @@ from returns.services import (
 )
 from returns.services import LineInput as ReturnLineInput
 
-from .demo_payloads import BUILDERS, CATALOG, RATES, cents, demo_order
+from .demo_orders import CATALOG, RATES, cents, demo_order
+from .demo_payloads import BUILDERS
 
 DEMO_PASSWORD = "demo-pass-2026"
 
