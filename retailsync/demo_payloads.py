@@ -191,6 +191,16 @@ def square(o: DemoOrder) -> dict[str, Any]:
     }
 
 
+def adyen_psp_reference(number: int) -> str:
+    """16 characters, as Adyen's are."""
+    return f"88{number:06d}{number * 7919 % 10**8:08d}"
+
+
+def paypal_transaction_id(number: int) -> str:
+    """17 characters, as PayPal's are."""
+    return f"7{number:05d}DM{number * 7919 % 10**9:09d}"
+
+
 def magento(o: DemoOrder) -> dict[str, Any]:
     def num(value: Decimal) -> Decimal:
         return cents(value)
@@ -230,10 +240,13 @@ def magento(o: DemoOrder) -> dict[str, Any]:
             }
             for i, line in enumerate(o.lines)
         ],
+        # Paid by card through Adyen's Magento plugin: the PSP reference is the transaction id.
         "payment": {
-            "method": "checkmo",
+            "method": "adyen_cc",
+            "cc_type": "visa" if o.number % 3 else "mc",
             "amount_ordered": num(o.total),
-            "last_trans_id": f"M{o.number}",
+            "amount_paid": num(o.total),
+            "last_trans_id": adyen_psp_reference(o.number),
         },
     }
 
@@ -253,9 +266,9 @@ def woocommerce(o: DemoOrder) -> dict[str, Any]:
         "cart_tax": s(o.tax - o.shipping_tax),
         "total_tax": s(o.tax),
         "total": s(o.total),
-        "payment_method": "stripe",
-        "payment_method_title": "Credit card",
-        "transaction_id": f"ch_woo{o.number}",
+        "payment_method": "paypal",  # WooCommerce PayPal Standard
+        "payment_method_title": "PayPal",
+        "transaction_id": paypal_transaction_id(o.number),
         "billing": {"email": f"buyer{o.number}@example.co.uk"},
         "line_items": [
             {
