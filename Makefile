@@ -56,4 +56,4 @@ lock:
 		--no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) staticfiles retailsync.sqlite3
+	rm -rf $(VENV) staticfiles media retailsync.sqlite3
