@@ -49,6 +49,7 @@ worker: setup
 bench: setup
 	$(TEST_ENV) $(PY) bench/ingest.py
 	$(TEST_ENV) $(PY) bench/inventory.py
+	$(TEST_ENV) $(PY) bench/reconciliation.py
 	$(TEST_ENV) $(PY) bench/journals.py
 
 lock:
@@ -56,4 +57,4 @@ lock:
 		--no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) staticfiles retailsync.sqlite3
+	rm -rf $(VENV) staticfiles media retailsync.sqlite3

@@ -34,7 +34,7 @@ from ..models import (
 from .deposits import deposits_match
 from .exceptions import REASONS, Finding, findings_raise
 from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
-from .verdicts import VERDICTS, groups_read, side_sql, verdict_of, verdicts_drop, verdicts_write
+from .verdicts import VERDICTS, Verdict, side_sql, verdicts_drop, verdicts_judge
 
 
 def provider_settings(provider: str) -> ProviderSettings:
@@ -45,7 +45,13 @@ def provider_settings(provider: str) -> ProviderSettings:
 def _apply(batch: SettlementBatch) -> None:
     """Write every open line's link and verdict in one statement."""
     kinds = ", ".join(f"'{k.value}'" for k in BATCH_KINDS)
-    batch_item = f"(l.kind IN ({kinds}) AND l.order_ref = '' AND l.payment_ref = '')"
+    # The provider's transfer is the batch's own whatever ids it carries (PayPal gives its
+    # withdrawal a transaction id); other batch kinds only when they name no order or payment.
+    # The payout itself, and a fee, reserve or adjustment that names no order: the batch's own
+    # (their payment_ref is then the line's own transaction id, as PayPal's fee rows carry).
+    batch_item = (
+        f"(l.kind = 'payout' OR (l.kind IN ({kinds}) AND l.order_ref = '' AND l.related_ref = ''))"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -71,10 +77,7 @@ def _apply(batch: SettlementBatch) -> None:
         )
 
 
-def _findings(batch: SettlementBatch, verdicts: Sequence[object]) -> list[Finding]:
-    from .verdicts import Verdict
-
-    flagged = [v for v in verdicts if isinstance(v, Verdict) and v.reason]
+def _findings(batch: SettlementBatch, flagged: Sequence[Verdict]) -> list[Finding]:
     labels = dict(
         Order.objects.filter(pk__in={v.order_id for v in flagged}).values_list("pk", "order_number")
     )
@@ -125,20 +128,17 @@ def _findings(batch: SettlementBatch, verdicts: Sequence[object]) -> list[Findin
     return findings
 
 
-def _chargebacks_reversed(verdicts: Sequence[object], *, now: datetime) -> None:
+def _chargebacks_reversed(order_ids: Sequence[int], *, now: datetime) -> None:
     """A chargeback whose reversal brought the money back needs no answer any more."""
-    from .verdicts import Verdict
-
-    keys = [
-        f"settlement:chargeback:{v.order_id}"
-        for v in verdicts
-        if isinstance(v, Verdict) and v.side == "chargeback" and not v.reason
-    ]
-    ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN, dedupe_key__in=keys).update(
-        status=ExceptionItem.Status.RESOLVED,
-        resolved_at=now,
-        resolution="The chargeback was reversed: the money came back.",
-    )
+    keys = [f"settlement:chargeback:{order_id}" for order_id in order_ids]
+    for start in range(0, len(keys), 1000):
+        ExceptionItem.objects.filter(
+            status=ExceptionItem.Status.OPEN, dedupe_key__in=keys[start : start + 1000]
+        ).update(
+            status=ExceptionItem.Status.RESOLVED,
+            resolved_at=now,
+            resolution="The chargeback was reversed: the money came back.",
+        )
 
 
 def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
@@ -191,15 +191,13 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
                     outcome=Outcome.UNMATCHED, order=None, expected=None, rule="", reason=""
                 )
             counts = links_find(batch, settings)
-            groups = groups_read(batch)
-            verdicts = [verdict_of(g, settings) for g in groups.values()]
-            verdicts_write(verdicts)
+            judged = verdicts_judge(batch, settings)
             _apply(batch)
             _expectations_settle(now=now)
             links_drop()
             verdicts_drop()
-            _chargebacks_reversed(verdicts, now=now)
-            findings = _findings(batch, verdicts)
+            _chargebacks_reversed(judged.reversed_chargebacks, now=now)
+            findings = _findings(batch, judged.flagged)
         else:
             findings = []
         batches_totals([batch.pk])
