@@ -7,6 +7,8 @@ from inventory import api as inventory_api
 from inventory import views as inventory_views
 from journals import api as journals_api
 from journals import api_export as journals_export
+from journals.views import actions as journal_actions
+from journals.views import entries as journal_entries
 from orders import api as orders_api
 from orders import views as orders_views
 from returns import api as returns_api
@@ -188,6 +190,14 @@ urlpatterns = [
     path("returns/<int:pk>/", returns_views.return_detail, name="return-detail-page"),
     path("returns/<int:pk>/<str:action>", returns_views.return_act, name="return-act"),
     path("orders/<int:pk>/", orders_views.order_detail, name="order-detail-page"),
+    path("journals/", journal_entries.entry_list, name="journal-list-page"),
+    path("journals/<int:pk>/", journal_entries.entry_detail, name="journal-entry-page"),
+    path(
+        "journals/<int:pk>/lines/<int:line>/",
+        journal_entries.line_sources,
+        name="journal-line-page",
+    ),
+    path("journals/<int:pk>/<str:action>", journal_actions.entry_act, name="journal-entry-act"),
     path("settlements/", settlement_batches.batch_list, name="settlement-list-page"),
     path("settlements/upload/", settlement_uploads.upload_page, name="settlement-upload-page"),
     path(
