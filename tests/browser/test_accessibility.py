@@ -73,6 +73,7 @@ def pages(records: dict[str, str], *, finance: bool) -> list[tuple[str, str]]:
             ("/settlements/", "Settlements"),
             (records["batch"], "Settlements"),
             ("/settlements/upload/", "Settlements"),
+            ("/journals/", "Journals"),
             ("/reconciliation/", "Reconciliation"),
         ]
     return visited
@@ -98,6 +99,7 @@ def test_every_page_fits_a_phone_labels_its_controls_and_marks_where_you_are(
         nav = page.get_by_role("navigation", name="Main")
         assert (nav.get_by_role("link", name="Reconciliation").count() == 1) is finance
         assert (nav.get_by_role("link", name="Settlements").count() == 1) is finance
+        assert (nav.get_by_role("link", name="Journals").count() == 1) is finance
         assert problems == []
     finally:
         context.close()
