@@ -20,7 +20,7 @@ from settlements.views import lines as settlement_lines
 from settlements.views import uploads as settlement_uploads
 
 from . import views
-from .core import api, guards
+from .core import api, guards, metrics, schema
 from .core import views as core_views
 from .reconciliation import api as reconciliation_api
 from .reconciliation import views as reconciliation_views
@@ -167,6 +167,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script to allow.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", schema.RedocView.as_view(url_name="schema"), name="redoc"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
