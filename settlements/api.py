@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -97,8 +98,10 @@ class UploadCreateApi(APIView):
             now=timezone.now(),
         )
         if upload.status == Upload.Status.QUEUED:
-            task_publish(upload_process_task, upload_id=upload.pk)
-            upload.refresh_from_db()
+            # Once the request's transaction (AuditMiddleware's) has committed: a worker that
+            # took the task sooner would not find the upload, and the task would be lost.
+            upload_id = upload.pk
+            transaction.on_commit(lambda: task_publish(upload_process_task, upload_id=upload_id))
         return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
 
 
