@@ -49,6 +49,7 @@ worker: setup
 bench: setup
 	$(TEST_ENV) $(PY) bench/ingest.py
 	$(TEST_ENV) $(PY) bench/inventory.py
+	$(TEST_ENV) $(PY) bench/settlements.py
 
 lock:
 	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
