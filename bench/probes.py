@@ -1,11 +1,12 @@
 """Outside measures of a process at work, for the benchmarks: peak resident memory from /proc,
 and the statements a process's database sessions executed, from PostgreSQL's own log.
 
-The statement log needs the measured process started with `PGOPTIONS=-c log_statement=all`
-(libpq passes it to every session it opens; a superuser setting, as the bench's `postgres`
-role is): the server then logs each statement those sessions execute, one entry per simple
-query or extended-protocol execute, COPY included, with the log line prefix Debian ships
-(`%m [%p] %q%u@%d `) naming the database. Nothing in the measured code changes.
+The statement log needs the measured process started with `PGOPTIONS` =
+`STATEMENT_LOGGING` (libpq passes it to every session it opens; a superuser setting, which the
+bench's `postgres` role is): the server then logs each statement those sessions execute with
+its duration, one entry per simple query or extended-protocol execute (parse and bind have
+entries of their own, not counted), COPY included, under the log line prefix Debian ships
+(`%m [%p] %q%u@%d `), which names the database. Nothing in the measured code changes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -77,8 +79,9 @@ class RssSampler:
         return out
 
 
+STATEMENT_LOGGING = "-c log_min_duration_statement=0"
 _ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[\d+\] \S*@(\S+) (\w+):  ")
-_SQL = re.compile(r"^(?:statement|execute [^:]*): (.*)", re.S)
+_SQL = re.compile(r"^duration: ([\d.]+) ms  (?:statement|execute [^:]*): (.*)", re.S)
 _TABLE = re.compile(r'"?\b((?:settlements|orders|core|inventory|returns|journals|auth)_\w+)')
 
 
@@ -95,7 +98,8 @@ class StatementLog:
     def mark(self) -> int:
         return self.path.stat().st_size if self.path else 0
 
-    def _statements(self, offset: int) -> Iterator[str]:
+    def _statements(self, offset: int) -> Iterator[tuple[float, str]]:
+        """(milliseconds, SQL) of each statement this database's sessions logged."""
         assert self.path is not None
         with self.path.open("rb") as f:
             f.seek(offset)
@@ -106,24 +110,50 @@ class StatementLog:
             if head is None:
                 entry.append(line)
                 continue
-            if entry and (sql := _SQL.match("\n".join(entry))):
-                yield " ".join(sql.group(1).split())
+            if entry and (found := _SQL.match("\n".join(entry))):
+                yield float(found.group(1)), " ".join(found.group(2).split())
             entry = []
             if head.group(1) == self.db and head.group(2) == "LOG":
                 entry = [line[head.end() :]]
 
-    def count(self, offset: int) -> tuple[int, dict[str, int]] | None:
-        """The upload task's statements (its first to its last on settlements_upload), by
-        verb and first table."""
+    def count(self, offset: int) -> Statements | None:
+        """The upload task's statements: its first to its last on settlements_upload."""
         if self.path is None:
             return None
         statements = list(self._statements(offset))
-        marks = [i for i, s in enumerate(statements) if "settlements_upload" in s]
+        marks = [i for i, (_, sql) in enumerate(statements) if "settlements_upload" in sql]
         if not marks:
             return None
         mine = statements[marks[0] : marks[-1] + 1]
         kinds: Counter[str] = Counter()
-        for s in mine:
-            table = _TABLE.search(s)
-            kinds[f"{s.split(' ', 1)[0].upper()} {table.group(1) if table else ''}".strip()] += 1
-        return len(mine), dict(kinds)
+        ms: Counter[str] = Counter()
+        for took, sql in mine:
+            table = _TABLE.search(sql)
+            kind = f"{sql.split(' ', 1)[0].upper()} {table.group(1) if table else ''}".strip()
+            kinds[kind] += 1
+            ms[kind] += took
+        slowest = sorted(mine, reverse=True)[:5]
+        return Statements(
+            count=len(mine),
+            kinds=dict(kinds),
+            seconds={k: round(v / 1000, 3) for k, v in ms.items()},
+            slowest=[(round(took / 1000, 3), _gist(sql)) for took, sql in slowest],
+        )
+
+
+def _gist(sql: str) -> str:
+    """The statement's start, and what it joins (which of several alike it is)."""
+    start, join, rest = sql.partition(" JOIN ")
+    return f"{start[:70]} … JOIN {rest[:90]}" if join else sql[:160]
+
+
+@dataclass(slots=True)
+class Statements:
+    count: int
+    kinds: dict[str, int]  # statements by verb and first table
+    seconds: dict[str, float]  # their time in PostgreSQL, by the same
+    slowest: list[tuple[float, str]]  # the five slowest (seconds, SQL's gist)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
