@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import IO, Any
 
 from django.contrib.auth.models import User
@@ -30,14 +31,15 @@ from retailsync.core.models import Channel
 from retailsync.core.services import exception_raise
 
 from .batches import batches_save, batches_totals
-from .models import BANK_FORMATS, ProviderSettings, Upload
+from .models import BANK_FORMATS, ProviderSettings, SettlementLine, Upload
 from .parsers import PARSERS
 from .parsers.base import ColumnMapping, ParsedBatch, ParsedLine, ParseError
-from .staging import lines_commit, staging_create, staging_drop, staging_write
+from .staging import analyze, lines_commit, staging_create, staging_drop, staging_write
 
 logger = logging.getLogger(__name__)
 
-CHUNK_ROWS = 20_000
+ANALYZE_AFTER = 50_000  # new lines after which the planner gets fresh statistics
+CHUNK_ROWS = 100_000  # rows per COPY statement, and per progress update
 MAX_ERRORS = 20
 STALE_AFTER = timedelta(minutes=3)  # an upload whose worker stopped beating is picked up again
 
@@ -124,31 +126,27 @@ def _beat(upload: Upload, **fields: Any) -> None:
 
 
 def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], int]:
-    """Parse and stage the whole file; the batches it announced and the lines read."""
+    """Parse and stage the whole file, a chunk of rows per `COPY` (nothing held but the row in
+    hand); the batches it announced and the lines read."""
     parse = PARSERS[upload.provider]
     batches: dict[str, ParsedBatch] = {}
-    chunk: list[ParsedLine] = []
-    staged = 0
-    seen_keys: set[str] = set()
     first_currency: dict[str, str] = {}
-    for record in parse(stream, options=_mapping(upload.provider)):
-        if isinstance(record, ParsedBatch):
-            batches[record.key] = record
-            continue
-        chunk.append(record)
-        if record.batch_key not in seen_keys:
-            seen_keys.add(record.batch_key)
-            first_currency[record.batch_key] = record.currency
-        if len(chunk) >= CHUNK_ROWS:
-            staging_write(staged, chunk)
-            staged += len(chunk)
-            chunk = []
-            done = stream.tell() * 90 // max(upload.size, 1)
-            _beat(upload, progress=min(done, 90), rows=staged)
-    if chunk:
-        staging_write(staged, chunk)
-        staged += len(chunk)
-    for key in seen_keys - batches.keys():  # lines of a batch the file never described
+
+    def lines() -> Iterator[ParsedLine]:
+        for record in parse(stream, options=_mapping(upload.provider)):
+            if isinstance(record, ParsedBatch):
+                batches[record.key] = record
+                continue
+            if record.batch_key not in first_currency:
+                first_currency[record.batch_key] = record.currency
+            yield record
+
+    source, staged = lines(), 0
+    while written := staging_write(staged, islice(source, CHUNK_ROWS)):
+        staged += written
+        done = stream.tell() * 90 // max(upload.size, 1)
+        _beat(upload, progress=min(done, 90), rows=staged)
+    for key in first_currency.keys() - batches.keys():  # a batch the file never described
         batches[key] = ParsedBatch(key=key, currency=first_currency[key])
     return batches, staged
 
@@ -187,6 +185,8 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         logger.exception("%s parser failed on upload %s", upload.provider, upload.pk)
         return _failed(upload, ParseError(0, f"the file could not be read: {problem}"), now=now)
     staging_drop()
+    if new_lines > ANALYZE_AFTER:
+        analyze(SettlementLine._meta.db_table)
     ids = [b.pk for b in kept]
     kept_at = time.perf_counter()
     _beat(upload, status=Upload.Status.MATCHING, progress=90, rows=rows, batch_ids=ids)

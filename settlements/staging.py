@@ -11,10 +11,10 @@ same file again, or an overlapping one) is not added twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .models import SettlementLine
 from .parsers.base import ParsedLine
@@ -55,10 +55,13 @@ def staging_drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGED}")
 
 
-def _values(first_id: int, lines: list[ParsedLine]) -> Iterator[tuple[Any, ...]]:
+def _values(
+    first_id: int, lines: Iterable[ParsedLine], written: list[int]
+) -> Iterator[tuple[Any, ...]]:
     posted = connection.ops.adapt_datetimefield_value
     sqlite = connection.vendor != "postgresql"
     for n, line in enumerate(lines, first_id):
+        written[0] += 1
         yield (
             n,
             line.batch_key,
@@ -79,19 +82,31 @@ def _values(first_id: int, lines: list[ParsedLine]) -> Iterator[tuple[Any, ...]]
         )
 
 
-def staging_write(first_id: int, lines: list[ParsedLine]) -> None:
-    """Stage a chunk of lines, numbered from `first_id`."""
+def staging_write(first_id: int, lines: Iterable[ParsedLine]) -> int:
+    """Stage lines as they come, numbered from `first_id`, in one statement; how many. A
+    refusal raised while reading them leaves none of them staged (the savepoint)."""
     names = ", ".join(("id", *COLUMNS))
-    with connection.cursor() as cursor:
+    written = [0]
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {STAGED} ({names}) FROM STDIN") as copy:
-                for values in _values(first_id, lines):
+                for values in _values(first_id, lines, written):
                     copy.write_row(values)
         else:
             marks = ", ".join(["%s"] * (len(COLUMNS) + 1))
             cursor.executemany(
-                f"INSERT INTO {STAGED} ({names}) VALUES ({marks})", list(_values(first_id, lines))
+                f"INSERT INTO {STAGED} ({names}) VALUES ({marks})",
+                list(_values(first_id, lines, written)),
             )
+    return written[0]
+
+
+def analyze(table: str) -> None:
+    """Fresh statistics for a table just filled (PostgreSQL's autovacuum never sees a temporary
+    table, and may be slow to see a million new lines): the planner then joins by hash."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
 
 
 def lines_commit(provider: str) -> int:

@@ -31,6 +31,7 @@ from ..models import (
     SettlementBatch,
     SettlementLine,
 )
+from ..staging import analyze
 from .deposits import deposits_match
 from .exceptions import REASONS, Finding, findings_raise
 from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
@@ -192,6 +193,7 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
                 )
             counts = links_find(batch, settings)
             judged = verdicts_judge(batch, settings)
+            analyze(VERDICTS)
             _apply(batch)
             _expectations_settle(now=now)
             links_drop()

@@ -30,6 +30,7 @@ from orders.models import Order, Payment
 
 from ..models import ExpectedSettlement, ProviderSettings, SettlementBatch, SettlementLine
 from ..parsers.base import LineKind
+from ..staging import analyze
 
 LINKS = "settlements_links"
 LINE = SettlementLine._meta.db_table
@@ -58,7 +59,7 @@ def links_create() -> None:
             "(line_id bigint PRIMARY KEY, order_id bigint NOT NULL, rule varchar(20) NOT NULL)"
         )
         # amount_date asks whether an order is linked already, once per candidate.
-        cursor.execute(f"CREATE INDEX ON {LINKS} (order_id)")
+        cursor.execute(f"CREATE INDEX {LINKS}_order ON {LINKS} (order_id)")
 
 
 def links_drop() -> None:
@@ -187,4 +188,8 @@ def links_find(batch: SettlementBatch, settings: ProviderSettings) -> dict[str, 
     links_create()
     order = [r for r in (settings.rule_order or []) if r in RULE_FUNCTIONS]
     order += [r for r in RULE_FUNCTIONS if r not in order]
-    return {rule: RULE_FUNCTIONS[rule](batch, settings) for rule in order}
+    counts = {}
+    for rule in order:
+        counts[rule] = RULE_FUNCTIONS[rule](batch, settings)
+        analyze(LINKS)  # the next rule's anti-join plans on what this one linked
+    return counts
