@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from retailsync.core.registry import order_panels
 from retailsync.core.selectors import trace_timeline
-from retailsync.core.views import staff_required
+from retailsync.core.views import staff_required, trace_linked
 
 from .models import Order
 from .selectors import OrderFilter, order_raw_messages, orders_with_details
@@ -45,7 +45,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "order": order,
             "raw_messages": raw_messages,
             "changes": order.changes.order_by("at"),
-            "trace": trace_timeline(order.correlation_id),
+            "trace": trace_linked(trace_timeline(order.correlation_id)),
             # Sections of apps above orders (settlements), registered at start-up.
             "panels": order_panels(request, order_id=order.pk),
         },

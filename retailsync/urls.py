@@ -18,6 +18,7 @@ from settlements.views import uploads as settlement_uploads
 from . import views
 from .core import api, guards
 from .core import views as core_views
+from .core import workbench_views as workbench
 
 # Under /api/ every answer is JSON in API.md's error shape, also where no endpoint matched.
 handler400 = guards.bad_request
@@ -81,6 +82,14 @@ api_v1 = [
         api.ExceptionCloseApi.as_view(status_to="ignored"),
         name="exception-ignore",
     ),
+    path(
+        "exceptions/<int:pk>/assign", api.ExceptionAssignApi.as_view(), name="exception-assign-api"
+    ),
+    path(
+        "exceptions/<int:pk>/comments",
+        api.ExceptionCommentApi.as_view(),
+        name="exception-comment-api",
+    ),
     path("trace/<str:correlation_id>", api.TraceApi.as_view(), name="trace"),
     path(
         "settlements/uploads", settlements_api.UploadCreateApi.as_view(), name="settlement-upload"
@@ -130,8 +139,12 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
-    path("exceptions/", core_views.exception_queue, name="exception-queue"),
-    path("exceptions/<int:pk>/close", core_views.exception_close_form, name="exception-close"),
+    path("exceptions/", workbench.exception_queue, name="exception-queue"),
+    path("exceptions/bulk", workbench.exceptions_bulk, name="exceptions-bulk"),
+    path("exceptions/<int:pk>/", workbench.exception_detail, name="exception-page"),
+    path("exceptions/<int:pk>/close", workbench.exception_close_form, name="exception-close"),
+    path("exceptions/<int:pk>/assign", workbench.exception_assign_form, name="exception-assign"),
+    path("exceptions/<int:pk>/comment", workbench.exception_comment_form, name="exception-comment"),
     path("trace/<str:correlation_id>/", core_views.trace_page, name="trace-page"),
     path("orders/", orders_views.order_list, name="order-list-page"),
     path("stock/", inventory_views.stock, name="stock-page"),
