@@ -60,13 +60,37 @@ class WhenColumn(tables.Column):  # type: ignore[misc]
 
 
 class WordsColumn(tables.Column):  # type: ignore[misc]
-    """A status or code in words, in a pill on the page (its code the pill's class)."""
+    """A status or code in words, in a pill on the page (its code the pill's class). The raw
+    code, not the field's choice label, so every status reads the same way everywhere."""
 
-    def render(self, value: str) -> str:
-        return format_html('<span class="pill {}">{}</span>', value, words(value))
+    def _code(self, record: Any, bound_column: Any) -> str:
+        return str(bound_column.accessor.resolve(record, quiet=True) or "")
 
-    def value(self, value: str) -> str:
-        return words(value)
+    def render(self, record: Any, bound_column: Any) -> str:
+        code = self._code(record, bound_column)
+        return format_html('<span class="pill {}">{}</span>', code, words(code))
+
+    def value(self, record: Any, bound_column: Any) -> str:
+        return words(self._code(record, bound_column))
+
+
+class SelectColumn(tables.CheckBoxColumn):  # type: ignore[misc]
+    """A row's checkbox for the bulk form `form` (outside the table: forms do not nest),
+    posting the record's id as `pk`; never exported."""
+
+    def __init__(self, *, form: str, **kwargs: Any) -> None:
+        attrs = {
+            "td__input": {
+                "form": form,
+                "name": "pk",
+                "aria-label": lambda record: f"Select #{record.pk}",
+            }
+        }
+        super().__init__(accessor="pk", attrs=attrs, exclude_from_export=True, **kwargs)
+
+    @property
+    def header(self) -> str:
+        return "Select"
 
 
 @dataclass

@@ -24,7 +24,7 @@ from .registry import ObjectLink, object_links, reasons_by_domain
 from .selectors import AGING_BUCKETS, exceptions_aging
 from .services import exception_close
 from .sla import due_at, is_overdue, sla_hours
-from .tables import Listing, WhenColumn, WordsColumn, listing
+from .tables import Listing, SelectColumn, WhenColumn, WordsColumn, listing
 from .templatetags.display import reason, when
 from .views import safe_next, staff_required
 from .workbench import (
@@ -37,9 +37,7 @@ from .workbench import (
 
 
 class ExceptionTable(tables.Table):  # type: ignore[misc]  # django-tables2 has no types
-    select = tables.CheckBoxColumn(
-        accessor="pk", exclude_from_export=True, attrs={"input": {"form": "bulk"}}
-    )
+    select = SelectColumn(form="bulk")
     id = tables.Column(verbose_name="#", attrs={"td": {"class": "nowrap"}})
     kind = tables.Column(verbose_name="Kind")
     reason = tables.Column(verbose_name="What happened", orderable=False)
