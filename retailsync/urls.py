@@ -148,6 +148,7 @@ urlpatterns = [
     path("trace/<str:correlation_id>/", core_views.trace_page, name="trace-page"),
     path("orders/", orders_views.order_list, name="order-list-page"),
     path("stock/", inventory_views.stock, name="stock-page"),
+    path("stock/ledger/", inventory_views.stock_ledger, name="stock-ledger-page"),
     path("stock/<str:sku>/", inventory_views.item_ledger, name="item-ledger"),
     path("availability/", inventory_views.availability, name="availability-page"),
     path("returns/", returns_views.return_queue, name="return-queue"),

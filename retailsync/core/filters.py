@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -16,6 +17,17 @@ from .selectors import AGING_BUCKETS, age_bucket_filter
 from .sla import overdue_q
 
 ME, UNASSIGNED = "me", "unassigned"
+
+
+def date_bound(field_name: str, lookup: str, label: str) -> django_filters.DateFilter:
+    """One end of a date range (`gte` or `lte`), on the day in the site's time zone, picked
+    with the browser's date input."""
+    return django_filters.DateFilter(
+        field_name=field_name,
+        lookup_expr=f"date__{lookup}",
+        label=label,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
 
 class ExceptionFilter(django_filters.FilterSet):  # type: ignore[misc]  # no types shipped
@@ -99,12 +111,8 @@ class ExceptionPageFilter(ExceptionFilter):
         label="SLA",
         empty_label="any",
     )
-    raised_from = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="Raised from"
-    )
-    raised_to = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="Raised to"
-    )
+    raised_from = date_bound("created_at", "gte", "Raised from")
+    raised_to = date_bound("created_at", "lte", "Raised to")
 
     class Meta(ExceptionFilter.Meta):
         fields = [
