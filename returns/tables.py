@@ -106,6 +106,9 @@ class ReturnTable(tables.Table):  # type: ignore[misc]  # django-tables2 has no 
     def value_order(self, record: Return) -> str:
         return record.order.order_number or record.order.external_id
 
+    def value_status(self, record: Return) -> str:
+        return record.status.replace("_", " ")
+
     def render_status(self, record: Return) -> Any:
         provisional = " (provisional)" if record.refund_provisional else ""
         return format_html(
