@@ -26,6 +26,9 @@ from inventory.services import (
     location_upsert,
     stock_events_apply,
 )
+from journals.chart import chart_install
+from journals.posting.when import period_of
+from journals.services.run import journals_run
 from orders.models import Order
 from orders.services import LineRequest, order_cancel, order_message_process, shipment_create
 from retailsync.core.auth import token_issue
@@ -121,6 +124,7 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
         else:
             token = token_issue(channel=channel)
         report["tokens"][code] = token
+        chart_install(legal_entity=channel.legal_entity.code)  # before its sales are posted
         if Order.objects.filter(channel=channel).exists():
             continue
         for i in range(orders_per_channel):
@@ -139,6 +143,8 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
             _fulfil(rng, outcome.order_id, placed, feeding[0])
     _seed_returns(rng, now)
     availability_refresh_all(now=now)
+    # Whatever the subscribers have not posted yet: the month's journals, as drafts.
+    report["journal_entries"] = journals_run(period=period_of(timezone.localdate(now)), now=now)
     return report
 
 

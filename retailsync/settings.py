@@ -92,7 +92,7 @@ INSTALLED_APPS = [
     "inventory.apps.InventoryConfig",
     "settlements.apps.SettlementsConfig",
     "returns.apps.ReturnsConfig",
-    "journals",
+    "journals.apps.JournalsConfig",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +236,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RefundMethodEnum": "returns.models.Return.Method",
+        "JournalStatusEnum": "journals.models.JournalEntry.Status",
+        "PeriodStatusEnum": "journals.models.AccountingPeriod.Status",
         "SettlementProviderEnum": "settlements.models.Provider",
     },
     # Read at request time (drf-spectacular fixes its own setting when its views are imported).
@@ -288,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
     "resume-uploads": {"task": "settlements.tasks.uploads_resume_task", "schedule": 60.0},
     # Payouts not in the bank by their deposit date: missing; settlements past their lag: overdue.
     "age-settlements": {"task": "settlements.tasks.settlements_age_task", "schedule": 3600.0},
+    # The month's journals: whatever the subscribers could not post yet (journals/services/run.py).
+    "post-journals": {"task": "journals.tasks.journals_run_task", "schedule": 3600.0},
 }
 
 # --- exports ---------------------------------------------------------------------------------
@@ -329,6 +333,15 @@ WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 # The channels' availability feed lagging further behind the stock than this (the oldest stock
 # change still waiting for the refresh) is queued as an `availability_lag` exception.
 AVAILABILITY_LAG_ALERT_SECONDS = int(os.environ.get("AVAILABILITY_LAG_ALERT_SECONDS", "300"))
+# Journal entries whose debits are over this (in the entry's currency) need a second, different
+# approver before they are posted.
+JOURNAL_SECOND_APPROVAL_ABOVE = os.environ.get("JOURNAL_SECOND_APPROVAL_ABOVE", "10000")
+# Delivery to the ERP: tries of a retryable failure (timeouts, 5xx, throttling), waiting twice as
+# long after each from this many seconds; then the entry is failed and queued for a person.
+JOURNAL_DELIVERY_TRIES = env_int("JOURNAL_DELIVERY_TRIES", 5)
+JOURNAL_DELIVERY_BACKOFF_SECONDS = env_int("JOURNAL_DELIVERY_BACKOFF_SECONDS", 60)
+# ERP adapters of your own, by the name a legal entity's `erp` gives: name → dotted class path.
+JOURNAL_ERP_ADAPTERS: dict[str, str] = {}
 
 # --- Access: login lockout, token guessing, and the cache that counts them --------------------
 # The cache: Redis in a deployment (CACHE_URL, else the Redis broker's URL), so every web process

@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from inventory import api as inventory_api
 from inventory import views as inventory_views
+from journals import api as journals_api
+from journals import api_export as journals_export
 from orders import api as orders_api
 from orders import views as orders_views
 from returns import api as returns_api
@@ -19,6 +21,8 @@ from . import views
 from .core import api, guards
 from .core import views as core_views
 from .core import workbench_views as workbench
+from .reconciliation import api as reconciliation_api
+from .reconciliation import views as reconciliation_views
 
 # Under /api/ every answer is JSON in API.md's error shape, also where no endpoint matched.
 handler400 = guards.bad_request
@@ -92,6 +96,11 @@ api_v1 = [
     ),
     path("trace/<str:correlation_id>", api.TraceApi.as_view(), name="trace"),
     path(
+        "reconciliation/",
+        reconciliation_api.ReconciliationApi.as_view(),
+        name="reconciliation-api",
+    ),
+    path(
         "settlements/uploads", settlements_api.UploadCreateApi.as_view(), name="settlement-upload"
     ),
     path(
@@ -128,6 +137,36 @@ api_v1 = [
         )
         for action in ("match", "unmatch", "write-off")
     ],
+    path("journals/", journals_api.JournalListApi.as_view(), name="journal-list"),
+    path("journals/run", journals_api.JournalRunApi.as_view(), name="journal-run"),
+    path("journals/export", journals_export.JournalExportApi.as_view(), name="journal-export"),
+    path("journals/lines/", journals_api.JournalLinesFedApi.as_view(), name="journal-lines-fed"),
+    path("journals/periods/", journals_api.PeriodListApi.as_view(), name="journal-periods"),
+    *[
+        re_path(
+            rf"^journals/periods/(?P<legal_entity>[A-Za-z0-9_.-]{{1,32}})/(?P<period>[0-9]{{4}}-[0-9]{{2}})/{action}$",
+            journals_api.PeriodStatusApi.as_view(status_to=status_to),
+            name=f"journal-period-{action}",
+        )
+        for action, status_to in journals_api.STATUS_ACTIONS.items()
+    ],
+    path("journals/<int:pk>", journals_api.JournalDetailApi.as_view(), name="journal-detail"),
+    path(
+        "journals/<int:pk>/lines/<int:line>/sources",
+        journals_api.JournalLineSourcesApi.as_view(),
+        name="journal-line-sources",
+    ),
+    path(
+        "journals/<int:pk>/approve",
+        journals_api.JournalApproveApi.as_view(),
+        name="journal-approve",
+    ),
+    path("journals/<int:pk>/post", journals_api.JournalPostApi.as_view(), name="journal-post"),
+    path(
+        "journals/<int:pk>/reverse",
+        journals_api.JournalReverseApi.as_view(),
+        name="journal-reverse",
+    ),
 ]
 
 urlpatterns = [
@@ -139,6 +178,12 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("reconciliation/", reconciliation_views.reconciliation, name="reconciliation"),
+    path(
+        "reconciliation/<str:figure>/",
+        reconciliation_views.drill_down,
+        name="reconciliation-records",
+    ),
     path("exceptions/", workbench.exception_queue, name="exception-queue"),
     path("exceptions/bulk", workbench.exceptions_bulk, name="exceptions-bulk"),
     path("exceptions/<int:pk>/", workbench.exception_detail, name="exception-page"),

@@ -22,6 +22,8 @@ from retailsync.core.models import Channel
 from retailsync.core.services import user_create
 from tests.factories import ChannelFactory
 
+# Orders with payments and uploads run as finance runs them: for settlements and above.
+pytest_plugins = ["tests.settlements.flows"]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -34,7 +34,7 @@ from ..models import (
 from .deposits import deposits_match
 from .exceptions import REASONS, Finding, findings_raise
 from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
-from .verdicts import VERDICTS, groups_read, side_sql, verdict_of, verdicts_drop, verdicts_write
+from .verdicts import VERDICTS, Verdict, side_sql, verdicts_drop, verdicts_judge
 
 
 def provider_settings(provider: str) -> ProviderSettings:
@@ -71,10 +71,7 @@ def _apply(batch: SettlementBatch) -> None:
         )
 
 
-def _findings(batch: SettlementBatch, verdicts: Sequence[object]) -> list[Finding]:
-    from .verdicts import Verdict
-
-    flagged = [v for v in verdicts if isinstance(v, Verdict) and v.reason]
+def _findings(batch: SettlementBatch, flagged: Sequence[Verdict]) -> list[Finding]:
     labels = dict(
         Order.objects.filter(pk__in={v.order_id for v in flagged}).values_list("pk", "order_number")
     )
@@ -125,20 +122,17 @@ def _findings(batch: SettlementBatch, verdicts: Sequence[object]) -> list[Findin
     return findings
 
 
-def _chargebacks_reversed(verdicts: Sequence[object], *, now: datetime) -> None:
+def _chargebacks_reversed(order_ids: Sequence[int], *, now: datetime) -> None:
     """A chargeback whose reversal brought the money back needs no answer any more."""
-    from .verdicts import Verdict
-
-    keys = [
-        f"settlement:chargeback:{v.order_id}"
-        for v in verdicts
-        if isinstance(v, Verdict) and v.side == "chargeback" and not v.reason
-    ]
-    ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN, dedupe_key__in=keys).update(
-        status=ExceptionItem.Status.RESOLVED,
-        resolved_at=now,
-        resolution="The chargeback was reversed: the money came back.",
-    )
+    keys = [f"settlement:chargeback:{order_id}" for order_id in order_ids]
+    for start in range(0, len(keys), 1000):
+        ExceptionItem.objects.filter(
+            status=ExceptionItem.Status.OPEN, dedupe_key__in=keys[start : start + 1000]
+        ).update(
+            status=ExceptionItem.Status.RESOLVED,
+            resolved_at=now,
+            resolution="The chargeback was reversed: the money came back.",
+        )
 
 
 def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
@@ -151,29 +145,31 @@ def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
     return tuple(KindTotal(r["kind"], r["gross"], r["fee"], r["net"], r["lines"]) for r in rows)
 
 
-def _expectations_settle(verdicts: Sequence[object], *, now: datetime) -> None:
-    from .verdicts import Verdict
-
-    status = {
-        Outcome.MATCHED: ExpectedSettlement.Status.SETTLED,
-        Outcome.VARIANCE: ExpectedSettlement.Status.VARIANCE,
-    }
-    by_status: dict[str, list[int]] = {}
-    for v in verdicts:
-        if isinstance(v, Verdict) and v.expected_id and v.outcome in status:
-            by_status.setdefault(status[Outcome(v.outcome)], []).append(v.expected_id)
-    for value, ids in by_status.items():
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            ExpectedSettlement.objects.filter(pk__in=chunk).update(status=value)
-            ExceptionItem.objects.filter(
-                status=ExceptionItem.Status.OPEN,
-                dedupe_key__in=[f"settlement_overdue:{pk}" for pk in chunk],
-            ).update(
-                status=ExceptionItem.Status.RESOLVED,
-                resolved_at=now,
-                resolution="The money arrived after its payout lag.",
-            )
+def _expectations_settle(*, now: datetime) -> None:
+    """Every expectation of a judged order and side takes its verdict (a split tender's parts
+    alike), and an overdue one that arrived is no longer overdue: two statements."""
+    expected = ExpectedSettlement._meta.db_table
+    exceptions = ExceptionItem._meta.db_table
+    judged = f"""
+        SELECT e.id, CASE v.outcome WHEN 'matched' THEN 'settled' ELSE 'variance' END AS status
+        FROM {expected} e JOIN {VERDICTS} v ON v.order_id = e.order_id
+         AND v.side = CASE e.kind WHEN 'charge' THEN 'sale' ELSE 'refund' END
+        WHERE v.outcome IN ('matched', 'variance')
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {expected} SET status = j.status FROM ({judged}) j WHERE {expected}.id = j.id"
+        )
+        cursor.execute(
+            f"""
+            UPDATE {exceptions} SET status = 'resolved', resolved_at = %s,
+                   resolution = 'The money arrived after its payout lag.'
+            WHERE status = 'open' AND dedupe_key IN (
+                SELECT 'settlement_overdue:' || CAST(j.id AS varchar(20))
+                FROM ({judged}) j WHERE j.status = 'settled')
+            """,
+            [now],
+        )
 
 
 def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> MatchRun:
@@ -189,15 +185,13 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
                     outcome=Outcome.UNMATCHED, order=None, expected=None, rule="", reason=""
                 )
             counts = links_find(batch, settings)
-            groups = groups_read(batch)
-            verdicts = [verdict_of(g, settings) for g in groups.values()]
-            verdicts_write(verdicts)
+            judged = verdicts_judge(batch, settings)
             _apply(batch)
+            _expectations_settle(now=now)
             links_drop()
             verdicts_drop()
-            _expectations_settle(verdicts, now=now)
-            _chargebacks_reversed(verdicts, now=now)
-            findings = _findings(batch, verdicts)
+            _chargebacks_reversed(judged.reversed_chargebacks, now=now)
+            findings = _findings(batch, judged.flagged)
         else:
             findings = []
         batches_totals([batch.pk])

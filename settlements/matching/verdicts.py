@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
-from ..models import ExpectedSettlement, Outcome, ProviderSettings, SettlementBatch
+from ..models import Outcome, ProviderSettings, SettlementBatch
 from ..parsers.base import LineKind
 from .rules import EXPECTED, LINE, LINKS
 
 VERDICTS = "settlements_verdicts"
 _ZERO = Decimal(0)
+_CHUNK = 10_000
 
 SALE_KINDS = (LineKind.CHARGE, LineKind.SHIPPING, LineKind.TAX, LineKind.PROMOTION)
 FEE_KINDS = (LineKind.FEE, LineKind.COMMISSION)
@@ -70,53 +72,90 @@ def _d(value: object) -> Decimal:
     return Decimal(str(value)) if value is not None else _ZERO
 
 
-def groups_read(batch: SettlementBatch) -> dict[tuple[int, str], Group]:
+def _groups_sql() -> str:
+    """Per order and side: what this batch brought, what earlier batches settled, and what
+    was expected; one statement, read in chunks."""
     side = side_sql("l")
     sale = f"CASE WHEN l.kind IN ({_in(SALE_KINDS)}) THEN l.gross ELSE 0 END"
     refund_or_cb = (
         f"CASE WHEN l.kind IN ('refund', {_in(CHARGEBACK_KINDS)}) THEN l.gross ELSE 0 END"
     )
     fee = f"l.fee + CASE WHEN l.kind IN ({_in(FEE_KINDS)}) THEN l.gross ELSE 0 END"
-    groups: dict[tuple[int, str], Group] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT k.order_id, {side} AS side, MIN(l.currency), COUNT(DISTINCT l.currency),
-                   SUM({sale}) + SUM({refund_or_cb}), SUM({fee})
-            FROM {LINKS} k JOIN {LINE} l ON l.id = k.line_id
-            GROUP BY k.order_id, {side}
-            """
-        )
-        for order_id, s, currency, currencies, gross, fees in cursor.fetchall():
-            groups[(order_id, s)] = Group(order_id, s, currency, currencies, _d(gross), _d(fees))
-        cursor.execute(
-            f"""
-            SELECT l.order_id, {side} AS side, SUM({sale}) + SUM({refund_or_cb}), SUM({fee})
-            FROM {LINE} l
-            WHERE l.order_id IN (SELECT DISTINCT order_id FROM {LINKS}) AND l.batch_id <> %s
-              AND l.outcome IN ('matched', 'variance')
-            GROUP BY l.order_id, {side}
-            """,
-            [batch.pk],
-        )
-        for order_id, s, gross, fees in cursor.fetchall():
-            if (group := groups.get((order_id, s))) is not None:
-                group.earlier_gross, group.earlier_fee = _d(gross), _d(fees)
-        cursor.execute(
-            f"""
-            SELECT e.order_id, e.kind, SUM(e.gross), SUM(e.fee), COUNT(*), MIN(e.id),
-                   MIN(e.currency)
-            FROM {EXPECTED} e WHERE e.order_id IN (SELECT DISTINCT order_id FROM {LINKS})
-            GROUP BY e.order_id, e.kind
-            """
-        )
-        for order_id, kind, gross, fees, count, first, currency in cursor.fetchall():
-            s = "sale" if kind == ExpectedSettlement.Kind.CHARGE else "refund"
-            if (group := groups.get((order_id, s))) is not None:
-                group.expected_gross, group.expected_fee = _d(gross), _d(fees)
-                group.expected_count, group.expected_id = count, first
-                group.expected_currency = currency
-    return groups
+    return f"""
+    WITH here AS (
+        SELECT k.order_id, {side} AS side, MIN(l.currency) AS currency,
+               COUNT(DISTINCT l.currency) AS currencies,
+               SUM({sale}) + SUM({refund_or_cb}) AS gross, SUM({fee}) AS fee
+        FROM {LINKS} k JOIN {LINE} l ON l.id = k.line_id
+        GROUP BY k.order_id, {side}
+    ), earlier AS (
+        SELECT l.order_id, {side} AS side, SUM({sale}) + SUM({refund_or_cb}) AS gross,
+               SUM({fee}) AS fee
+        FROM {LINE} l
+        WHERE l.order_id IN (SELECT order_id FROM here) AND l.batch_id <> %s
+          AND l.outcome IN ('matched', 'variance')
+        GROUP BY l.order_id, {side}
+    ), expected AS (
+        SELECT e.order_id, CASE e.kind WHEN 'charge' THEN 'sale' ELSE 'refund' END AS side,
+               SUM(e.gross) AS gross, SUM(e.fee) AS fee, COUNT(*) AS n, MIN(e.id) AS first,
+               MIN(e.currency) AS currency
+        FROM {EXPECTED} e WHERE e.order_id IN (SELECT order_id FROM here)
+        GROUP BY e.order_id, e.kind
+    )
+    SELECT h.order_id, h.side, h.currency, h.currencies, h.gross, h.fee,
+           er.gross, er.fee, ex.gross, ex.fee, ex.n, ex.first, ex.currency
+    FROM here h
+    LEFT JOIN earlier er ON er.order_id = h.order_id AND er.side = h.side
+    LEFT JOIN expected ex ON ex.order_id = h.order_id AND ex.side = h.side
+    """
+
+
+def _group(row: tuple[Any, ...]) -> Group:
+    order_id, side, currency, currencies, gross, fee, e_gross, e_fee = row[:8]
+    x_gross, x_fee, x_count, x_first, x_currency = row[8:]
+    return Group(
+        order_id,
+        side,
+        currency,
+        currencies,
+        _d(gross),
+        _d(fee),
+        _d(e_gross),
+        _d(e_fee),
+        None if x_gross is None else _d(x_gross),
+        _d(x_fee),
+        x_count or 0,
+        x_first,
+        x_currency or "",
+    )
+
+
+@dataclass(slots=True)
+class Judged:
+    """What a person needs from a batch's verdicts (the rest went to the database)."""
+
+    flagged: list[Verdict]  # verdicts with a reason: exceptions to raise
+    reversed_chargebacks: list[int]  # orders whose chargeback came back
+    groups: int = 0
+
+
+def verdicts_judge(batch: SettlementBatch, settings: ProviderSettings) -> Judged:
+    """Judge every linked order's lines, a chunk at a time, into the run's verdicts table:
+    memory holds a chunk, not the batch."""
+    _verdicts_create()
+    judged = Judged([], [])
+    with connection.chunked_cursor() as reading:
+        reading.execute(_groups_sql(), [batch.pk])
+        while rows := reading.fetchmany(_CHUNK):
+            verdicts = [verdict_of(_group(tuple(row)), settings) for row in rows]
+            _verdicts_write(verdicts)
+            judged.groups += len(verdicts)
+            for v in verdicts:
+                if v.reason:
+                    judged.flagged.append(v)
+                elif v.side == "chargeback":
+                    judged.reversed_chargebacks.append(v.order_id)
+    return judged
 
 
 def verdict_of(group: Group, settings: ProviderSettings) -> Verdict:
@@ -156,7 +195,7 @@ def verdict_of(group: Group, settings: ProviderSettings) -> Verdict:
     return verdict(Outcome.VARIANCE, "amount_mismatch", difference)
 
 
-def verdicts_write(verdicts: list[Verdict]) -> None:
+def _verdicts_create() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {VERDICTS}")
         cursor.execute(
@@ -164,12 +203,16 @@ def verdicts_write(verdicts: list[Verdict]) -> None:
             "outcome varchar(12), reason varchar(32), expected_id bigint, "
             "PRIMARY KEY (order_id, side))"
         )
-        rows = [(v.order_id, v.side, v.outcome, v.reason, v.expected_id) for v in verdicts]
-        if connection.vendor == "postgresql" and rows:
+
+
+def _verdicts_write(verdicts: list[Verdict]) -> None:
+    rows = [(v.order_id, v.side, v.outcome, v.reason, v.expected_id) for v in verdicts]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {VERDICTS} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        elif rows:
+        else:
             cursor.executemany(f"INSERT INTO {VERDICTS} VALUES (%s, %s, %s, %s, %s)", rows)
 
 

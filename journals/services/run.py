@@ -1,0 +1,55 @@
+"""The journal run: every source event up to the end of a period that is not journaled yet.
+
+Subscribers post events as they are dispatched; the run (`POST journals/run`, `manage.py
+post_journals`, the beat schedule) is what makes a period whole: events dispatched before a
+mapping rule existed, or before the journals listened, are posted now. Running it again adds
+nothing: each source is posted once (`PostedSource`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.db.models import BigIntegerField, Exists, OuterRef, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from retailsync.core.contracts import Typed, payload_decode
+from retailsync.core.models import DomainEvent
+
+from ..models import PostedSource
+from ..posting import RULES
+from .apply import postings_apply
+from .periods import month_after, month_start, period_check
+
+CHUNK = 500
+
+
+def events_unposted(name: str, *, before: datetime, after_id: int = 0) -> QuerySet[DomainEvent]:
+    """Events of `name` created before `before` whose source is not posted yet, in id order."""
+    field = RULES[name].source_field
+    posted = PostedSource.objects.filter(event_name=name, source_id=OuterRef("source"))
+    return (
+        DomainEvent.objects.filter(name=name, created_at__lt=before, pk__gt=after_id)
+        .annotate(source=Cast(KT(f"payload__{field}"), BigIntegerField()))
+        .exclude(Exists(posted))
+        .order_by("pk")
+    )
+
+
+def journals_run(*, period: str, now: datetime) -> int:
+    """Post what is left up to the end of `period`; how many entries were made or added to."""
+    period_check(period)
+    end = timezone.make_aware(datetime.combine(month_start(month_after(period)), time.min))
+    touched: set[int] = set()
+    for name, rule in RULES.items():
+        last = 0
+        while True:
+            events = list(events_unposted(name, before=end, after_id=last)[:CHUNK])
+            if not events:
+                break
+            last = events[-1].pk
+            typed = [Typed(payload_decode(rule.payload, e.payload), e) for e in events]
+            touched |= postings_apply(rule.postings(typed), now=now).entries
+    return len(touched)
