@@ -42,7 +42,13 @@ def item_ledger(request: HttpRequest, sku: str) -> HttpResponse:
     item = get_object_or_404(Item, sku=sku)
     ledger = item_ledger_of(item)
     filtered = LedgerFilter(request.GET, queryset=ledger.movements)
-    shown = listing(request, filtered=filtered, table_class=LedgerTable, filename=f"ledger-{sku}")
+    shown = listing(
+        request,
+        filtered=filtered,
+        table_class=LedgerTable,
+        filename=f"ledger-{sku}",
+        exclude=("sku",),  # the page is the item's
+    )
     if not isinstance(shown, Listing):
         return shown
     return render(

@@ -109,7 +109,10 @@ class ExceptionTable(tables.Table):  # type: ignore[misc]  # django-tables2 has 
         link = self.link(record)
         if link is None:
             return record.object_label or "—"
-        return format_html('<a href="{}" data-object>{}</a>', link.url, link.label)
+        named = format_html('<a href="{}" data-object>{}</a>', link.url, link.label)
+        if record.object_label and record.object_label != link.label:
+            return format_html('{}<br><span class="muted">{}</span>', named, record.object_label)
+        return named
 
     def value_concerns(self, record: ExceptionItem) -> str:
         link = self.link(record)

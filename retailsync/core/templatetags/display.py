@@ -141,3 +141,17 @@ def moment(value: datetime | None) -> str:
 @register.filter
 def get_item(mapping: Mapping[str, Any] | None, key: str) -> Any:
     return (mapping or {}).get(key)
+
+
+@register.filter
+def unit_amount(value: Decimal | None, currency: str = "") -> str:
+    """A unit price with its currency, keeping sub-cent precision when it has it
+    (10.00 for 3 is `$3.3333` each)."""
+    figure = rounded(value, currency)
+    if value is None or figure is None:
+        return ""
+    if figure == Decimal(value):
+        return amount(figure, currency)
+    exact = Decimal(value).normalize()
+    shown = amount(figure, currency)
+    return shown.replace(f"{abs(figure):,f}", f"{abs(exact):,f}")
