@@ -22,7 +22,7 @@ ROWS = {"exception": "data-exception", "return": "data-return", "batch": "data-b
 
 def cards(page: str) -> dict[str, tuple[int, str]]:
     found = re.findall(
-        r'<a class="card" href="([^"]+)" data-card="([^"]+)">.*?<b[^>]*data-count>([\d,]+)</b>',
+        r'<a class="card" href="([^"]+)" data-card="([^"]+)"[^>]*>.*?<b[^>]*data-count>([\d,]+)</b>',
         page,
         re.S,
     )

@@ -180,7 +180,7 @@ class ExceptionAssignApi(APIView):
             allow_null=True, max_length=150, help_text="A username, or null to unassign."
         )
 
-    @extend_schema(request=AssignInput, responses={200: ExceptionOutput, 409: ERRORS})
+    @extend_schema(request=AssignInput, responses={200: ExceptionOutput, 409: ERRORS, 422: ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         data = self.AssignInput(data=request.data)  # a body that is no JSON: 400 first
         _item(pk)

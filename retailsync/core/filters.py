@@ -98,6 +98,15 @@ class ExceptionPageFilter(ExceptionFilter):
     what it concerns (`WS-6018`, `RMA-4`, a payout id)."""
 
     q = django_filters.CharFilter(method="filter_search", label="Search")
+    status = django_filters.ChoiceFilter(
+        choices=ExceptionItem.Status.choices, label="Status", empty_label="any"
+    )
+    age = django_filters.ChoiceFilter(
+        choices=[(name, name) for name, _, _ in AGING_BUCKETS],
+        method="filter_age",
+        label="Age",
+        empty_label="any",
+    )
     kind = django_filters.ChoiceFilter(choices=kind_choices, label="Kind", empty_label="any")
     channel = django_filters.ChoiceFilter(
         field_name="channel__code", choices=channel_choices, label="Channel", empty_label="any"
