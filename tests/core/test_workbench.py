@@ -274,3 +274,18 @@ def test_one_exceptions_page_assigns_comments_and_closes_with_a_note(fiona):
     assert "Resolved" in page and ": Resent" in page
     item.refresh_from_db()
     assert (item.status, item.resolution) == ("resolved", "Resent")
+
+
+def test_the_trace_names_the_order_and_links_its_exceptions(
+    fiona, channel, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        channel.post_order(canonical_order(external_id="6018", order_number="WS-6018"))
+    order = Order.objects.get(external_id="6018")
+    item = ExceptionItem.objects.get(kind="unknown_sku")
+
+    page = fiona.get(f"/trace/{order.correlation_id}/").content.decode()
+
+    assert f'<a href="/orders/{order.pk}/" data-object>WS-6018</a>' in page
+    assert f'<a href="/exceptions/{item.pk}/">exception:{item.pk}</a>' in page
+    assert ".000" not in page and "+00:00" not in page  # no fractions of seconds shown
