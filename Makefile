@@ -49,10 +49,11 @@ worker: setup
 bench: setup
 	$(TEST_ENV) $(PY) bench/ingest.py
 	$(TEST_ENV) $(PY) bench/inventory.py
+	$(TEST_ENV) $(PY) bench/reconciliation.py
 
 lock:
 	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) staticfiles retailsync.sqlite3
+	rm -rf $(VENV) staticfiles media retailsync.sqlite3

@@ -11,6 +11,10 @@ then sends each process one SIGTERM: gunicorn finishes the requests in flight, t
 tasks it holds (a late-acknowledged task it gives up goes back to the queue). SIGTERM to this
 script does the same. If one process exits by itself, the others are stopped too.
 
+gunicorn's workers and the Celery worker's processes count requests, orders and task failures
+each in its own process: they share a PROMETHEUS_MULTIPROC_DIR (a fresh temporary one unless
+given; a given one has its old counts removed first), so `/metrics` sums them all.
+
 Exit status: 0 when stopped on request and every process exited cleanly; 1 when a process
 exited by itself, exited uncleanly, or had to be killed; a failed `migrate` or `collectstatic`
 exits with that command's status and starts nothing.
@@ -19,9 +23,11 @@ exits with that command's status and starts nothing.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -60,6 +66,22 @@ def prepare() -> int:
     return 0
 
 
+def metrics_dir() -> Path | None:
+    """PROMETHEUS_MULTIPROC_DIR for every process started here, emptied of a previous run's
+    counts (prometheus-client asks for that between runs). Returns a directory made here, to be
+    removed at the end."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return None
+    made = Path(tempfile.mkdtemp(prefix="retailsync-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    return made
+
+
 def stop(running: dict[str, subprocess.Popen[bytes]]) -> bool:
     """SIGTERM to each, then wait; True when every one exited with status 0 in time."""
     for proc in running.values():
@@ -95,6 +117,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    made = metrics_dir()
 
     running: dict[str, subprocess.Popen[bytes]] = {}
     for name, command in processes().items():
@@ -111,6 +134,8 @@ def main() -> int:
             break
         requested.wait(0.5)
     clean = stop(running)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
     return 0 if clean and ended_alone is None else 1
 
 

@@ -6,3 +6,6 @@ class JournalsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import subscribers  # noqa: F401  (each source event posted as it is dispatched)
+        from .panels import panels_register
+
+        panels_register()  # the order, return and settlement line pages link up to their lines

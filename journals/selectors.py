@@ -40,20 +40,21 @@ class EntryFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-fil
         fields = ["period", "legal_entity", "channel", "status"]
 
 
-def lines_with_sources(entries: Sequence[JournalEntry]) -> None:
-    """Give each entry `shown_lines`: its lines, each with `sources_count` and `shown_sources`
-    (the first SOURCES_SHOWN), in three queries whatever the number of entries."""
+def lines_with_sources(entries: Sequence[JournalEntry], *, shown: int = SOURCES_SHOWN) -> None:
+    """Give each entry `shown_lines`: its lines, each with `sources_count`, `sources_total`
+    (what they add up to: the line's amount) and `shown_sources` (the first `shown`), in three
+    queries whatever the number of entries."""
     ids = [e.pk for e in entries]
     lines = list(
         JournalLine.objects.filter(entry_id__in=ids)
         .select_related("account")
-        .annotate(sources_count=Count("sources"))
+        .annotate(sources_count=Count("sources"), sources_total=Sum("sources__amount"))
         .order_by("entry_id", "pk")
     )
     first = (
         JournalLineSource.objects.filter(line__entry_id__in=ids)
         .annotate(rank=Window(RowNumber(), partition_by=[F("line_id")], order_by=F("id").asc()))
-        .filter(rank__lte=SOURCES_SHOWN)
+        .filter(rank__lte=shown)
         .order_by("line_id", "id")
     )
     sources: dict[int, list[JournalLineSource]] = defaultdict(list)

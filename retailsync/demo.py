@@ -1,9 +1,11 @@
-"""The demo retailer: channels of every source, staff users, and a month of orders.
+"""The demo retailer: channels of every source, staff users, a month of orders, and the
+providers' settlement files and bank statement for them.
 
 It lives in the top app of the ladder because it feeds every domain. Orders are built in each
 channel's own format and sent through the same pipeline a live delivery takes (stored as inbound
 messages, adapted, validated), so the demo shows what production would: a few of them are wrong
-on purpose and wait in the exception queue.
+on purpose and wait in the exception queue. The payouts come the same way, as files uploaded and
+matched (`demo_payouts`), with their own few things to look at.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ from returns.services import (
 )
 from returns.services import LineInput as ReturnLineInput
 
-from .demo_payloads import BUILDERS, CATALOG, RATES, cents, demo_order
+from .demo_orders import CATALOG, RATES, cents, demo_order
+from .demo_payloads import BUILDERS
+from .demo_payouts import fee_schedules_seed, settlements_seed
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -103,6 +107,7 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
         user_create(username=username, role=role, password=DEMO_PASSWORD)
         report["users"].append(username)
     _seed_stock(now)
+    fee_schedules_seed()
     for n, (code, source, currency, entity, feeding) in enumerate(CHANNELS):
         channel = Channel.objects.filter(code=code).first()
         if channel is None:
@@ -142,6 +147,7 @@ def seed(*, orders_per_channel: int = 25, now: datetime | None = None) -> dict[s
             report["orders"] += 1
             _fulfil(rng, outcome.order_id, placed, feeding[0])
     _seed_returns(rng, now)
+    report["settlements"] = settlements_seed(now=now)
     availability_refresh_all(now=now)
     # Whatever the subscribers have not posted yet: the month's journals, as drafts.
     report["journal_entries"] = journals_run(period=period_of(timezone.localdate(now)), now=now)

@@ -10,6 +10,7 @@ in-process (the embedded demo).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -96,6 +97,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # django-prometheus: first and last, so a request's time includes every middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "retailsync.core.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -108,7 +111,8 @@ MIDDLEWARE = [
     # Before anything reads a path or query: NUL in either is a 400, not a database error.
     "retailsync.core.guards.NulGuardMiddleware",
     "retailsync.core.audit.AuditMiddleware",
-    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
+    "axes.middleware.AxesMiddleware",  # last but the metrics, as django-axes asks
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "retailsync.urls"
@@ -379,6 +383,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "retailsync.core.throttle.client_ip"
 AXES_VERBOSE = False  # no start-up banner on every manage.py command; lockouts are still logged
+
+# --- /metrics (retailsync.core.metrics) ------------------------------------------------------
+# Prometheus reads it from these addresses or networks (client_ip above: mind the proxies), or
+# with `Authorization: Bearer METRICS_TOKEN`; anyone else gets 403. Neither set: nobody.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or network (10.0.0.0/8)."
+        ) from None
 
 LOGGING = {
     "version": 1,

@@ -31,6 +31,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Only a proxy that overwrites the header may sit in front: a client's own header is trusted.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# Prometheus scrapes each instance's port directly, inside the network (retailsync.core.metrics).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -52,4 +54,27 @@ REST_FRAMEWORK = {
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# One JSON object a line on stderr, for a log shipper to parse: time (ISO 8601, UTC), level,
+# logger, correlation_id (the filter's, "-" outside any request or task) and message, plus what
+# a line carries as `extra` and the traceback as `exc_info`. Celery's processes log through the
+# same configuration (retailsync/celery.py), so a worker's lines carry the task's id too.
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "correlation_id", "message"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["correlation"],
+            "formatter": "json",
+        }
+    },
 }

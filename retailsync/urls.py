@@ -7,6 +7,8 @@ from inventory import api as inventory_api
 from inventory import views as inventory_views
 from journals import api as journals_api
 from journals import api_export as journals_export
+from journals.views import actions as journal_actions
+from journals.views import entries as journal_entries
 from orders import api as orders_api
 from orders import views as orders_views
 from returns import api as returns_api
@@ -18,7 +20,7 @@ from settlements.views import lines as settlement_lines
 from settlements.views import uploads as settlement_uploads
 
 from . import views
-from .core import api, guards
+from .core import api, guards, metrics, schema
 from .core import views as core_views
 from .core import workbench_views as workbench
 from .reconciliation import api as reconciliation_api
@@ -174,6 +176,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script to allow.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", schema.RedocView.as_view(url_name="schema"), name="redoc"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -200,6 +204,14 @@ urlpatterns = [
     path("returns/<int:pk>/", returns_views.return_detail, name="return-detail-page"),
     path("returns/<int:pk>/<str:action>", returns_views.return_act, name="return-act"),
     path("orders/<int:pk>/", orders_views.order_detail, name="order-detail-page"),
+    path("journals/", journal_entries.entry_list, name="journal-list-page"),
+    path("journals/<int:pk>/", journal_entries.entry_detail, name="journal-entry-page"),
+    path(
+        "journals/<int:pk>/lines/<int:line>/",
+        journal_entries.line_sources,
+        name="journal-line-page",
+    ),
+    path("journals/<int:pk>/<str:action>", journal_actions.entry_act, name="journal-entry-act"),
     path("settlements/", settlement_batches.batch_list, name="settlement-list-page"),
     path("settlements/upload/", settlement_uploads.upload_page, name="settlement-upload-page"),
     path(

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from inventory.models import Location
 from retailsync.core.audit import audit_note
 from retailsync.core.errors import DomainError
+from retailsync.core.registry import panels
 from retailsync.core.roles import has_role
 from retailsync.core.tables import Listing, listing
 from retailsync.core.templatetags.money import money
@@ -91,6 +92,8 @@ def return_detail(
             "ends": [(a, _OFFER[a][1]) for a in offered if _OFFER[a][0] == "note"],
             "note_form": note_form or NoteForm(),
             "quote": None if settled else refund_quote(ret),
+            # Sections of apps above returns (journals: the lines the return fed).
+            "panels": panels(request, page="return", object_id=ret.pk),
         },
         status=status,
     )

@@ -54,7 +54,7 @@ class Schedules:
             fit = [
                 (s.payment_method, method.lower()),
                 (s.category, category.lower()),
-                (s.currency, currency),
+                (s.currency, currency.lower()),
             ]
             if any(want and want.lower() != have for want, have in fit):
                 continue

@@ -25,6 +25,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from retailsync.core.services import channel_create, user_create
 from tests.orders.payloads import canonical_order
@@ -48,6 +49,7 @@ def database_url() -> str:
 
 
 QUEUE = "retailsync-serve-test"
+METRICS_TOKEN = "serve-test-metrics-token"
 
 
 def broker_url() -> str:
@@ -139,6 +141,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Server, subprocess.Popen[bytes], Pa
         "CELERY_CONCURRENCY": "1",
         "STATIC_ROOT": str(tmp_path / "static"),
         "BEAT_SCHEDULE_FILE": str(tmp_path / "celerybeat-schedule"),
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -220,7 +223,10 @@ def test_make_serve_takes_an_order_to_a_reservation_and_stops_on_sigterm(served)
     )
     assert status == 201, answer
 
+    asked = []
+
     def position() -> dict[str, Any] | None:
+        asked.append(1)
         _, _, body = server.request(
             "GET", "/api/v1/inventory/positions?sku=TEE&location=WH1", token=ops_token, **HTTPS
         )
@@ -229,6 +235,26 @@ def test_make_serve_takes_an_order_to_a_reservation_and_stops_on_sigterm(served)
 
     reserved = wait_until(position, 30, "the worker to reserve the order's stock")
     assert (reserved["on_hand"], reserved["reserved"], reserved["available"]) == (5, 3, 2)
+
+    # /metrics, scraped over plain http as Prometheus would inside the network: the counts of
+    # both gunicorn workers summed (PROMETHEUS_MULTIPROC_DIR, set up by serve.py).
+    assert server.request("GET", "/metrics")[0] == 403
+    status, _, body = server.request("GET", "/metrics", Authorization=f"Bearer {METRICS_TOKEN}")
+    assert status == 200, body
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+    def sample(name: str, **labels: str) -> float | None:
+        return samples.get((name, frozenset(labels.items())))
+
+    by_view = "django_http_requests_total_by_view_transport_method_total"
+    assert sample(by_view, view="position-list", transport="https", method="GET") == len(asked)
+    assert sample(by_view, view="stock-events", transport="https", method="POST") == 1
+    assert sample("retailsync_orders_ingested_total", channel="web", result="created") == 1
+    assert sample("retailsync_outbox_pending_events") is not None
 
     # SIGTERM: every process stops, each cleanly, and so does serve.py.
     tree = descendants(proc.pid)

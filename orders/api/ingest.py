@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from retailsync.core.auth import channel_authenticate
 from retailsync.core.errors import TooLarge, error_body
+from retailsync.core.metrics import orders_ingested
 from retailsync.core.models import Channel, InboundMessage
 from retailsync.core.parsers import body_size
 from retailsync.core.schema import ERRORS
@@ -60,13 +61,15 @@ class _ChannelEndpoint(APIView):
         self, request: Request, channel: Channel
     ) -> tuple[InboundMessage, list[IngestOutcome]]:
         http = request._request
-        return order_receive(
+        message, outcomes = order_receive(
             channel=channel,
             kind=self.kind,
             body=http.body,
             headers=request.headers,
             correlation_id=http.correlation_id,  # type: ignore[attr-defined]
         )
+        orders_ingested(channel=channel.code, results=[o.status for o in outcomes])
+        return message, outcomes
 
 
 def refuse_too_large(

@@ -6,8 +6,9 @@ The core imports no domain app, so it is told at start-up what it must know of t
 - for each channel source, the headers of its deliveries that identify a message (the
   channel's delivery or event id, its topic) and the others worth keeping with it. The core
   itself knows only the generic ones, which any source may send;
-- the sections that apps above orders add to the order page (`register_order_panel`), so the
-  order page shows what settlements knows of an order without orders importing settlements;
+- the sections that apps higher on the ladder add to a lower app's page (`register_panel`:
+  the order page shows what settlements and journals know of an order, the return and
+  settlement line pages the journal lines they fed) without the lower app importing them;
 - the exception kinds each app raises, in words (`register_reasons`), and the page and human
   name of each kind of record an exception, a trace or a ledger line refers to
   (`register_object_link`: an order is `WS-6018` at /orders/139/, not "order 139").
@@ -90,6 +91,27 @@ def message_headers_for(source: str) -> MessageHeaders:
     return _headers.get(source, _GENERIC)
 
 
+class Panel(Protocol):
+    """A section of a page (`order`, `return`, `settlement_line`) that an app above the page's
+    own app fills for one record. The HTML it returns is already escaped (a rendered
+    template); an empty string leaves the section out (the person may not see it)."""
+
+    def __call__(self, request: HttpRequest, *, object_id: int) -> str: ...
+
+
+_panels: dict[str, dict[str, Panel]] = {}
+
+
+def register_panel(page: str, name: str, panel: Panel) -> None:
+    _panels.setdefault(page, {})[name] = panel
+
+
+def panels(request: HttpRequest, *, page: str, object_id: int) -> list[str]:
+    """A page's extra sections for one record, in the order the apps registered them."""
+    registered = _panels.get(page, {}).values()
+    return [html for panel in registered if (html := panel(request, object_id=object_id))]
+
+
 class OrderPanel(Protocol):
     """A section of the order page that an app above orders fills (settlements: the order's
     money as the providers paid it). The HTML it returns is already escaped (a rendered
@@ -98,16 +120,16 @@ class OrderPanel(Protocol):
     def __call__(self, request: HttpRequest, *, order_id: int) -> str: ...
 
 
-_order_panels: dict[str, OrderPanel] = {}
-
-
 def register_order_panel(name: str, panel: OrderPanel) -> None:
-    _order_panels[name] = panel
+    def on_order_page(request: HttpRequest, *, object_id: int) -> str:
+        return panel(request, order_id=object_id)
+
+    register_panel("order", name, on_order_page)
 
 
 def order_panels(request: HttpRequest, *, order_id: int) -> list[str]:
     """The order page's extra sections, in the order the apps registered them."""
-    return [html for panel in _order_panels.values() if (html := panel(request, order_id=order_id))]
+    return panels(request, page="order", object_id=order_id)
 
 
 # --- What the exception queue says of each app's exceptions ----------------------------------

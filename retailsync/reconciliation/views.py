@@ -4,7 +4,6 @@ spreadsheets and BI tools finance already uses (`GET /api/v1/reconciliation/`)."
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -68,18 +67,26 @@ class ScopeForm(forms.Form):
 
 
 def _exception_ages() -> dict[str, dict[str, int]]:
+    """Open exceptions per kind and age bucket: one aggregate query."""
     now = timezone.now()
-    ages: dict[str, Counter[str]] = {}
+    buckets: dict[str, Any] = {}
+    lower = None
+    for limit, label in AGES:
+        window = Q() if lower is None else Q(created_at__lte=now - timedelta(days=lower))
+        if limit is not None:
+            window &= Q(created_at__gt=now - timedelta(days=limit))
+        buckets[label] = Count("pk", filter=window)
+        lower = limit
     rows = (
         ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN)
-        .values_list("kind", "created_at")
-        .order_by()
+        .values("kind")
+        .annotate(**{f"b{i}": agg for i, agg in enumerate(buckets.values())})
+        .order_by("kind")
     )
-    for kind, created in rows.iterator():
-        days = (now - created).days + (now - created).seconds / 86400
-        bucket = next(label for limit, label in AGES if limit is None or days < limit)
-        ages.setdefault(kind, Counter())[bucket] += 1
-    return {kind: dict(c) for kind, c in sorted(ages.items())}
+    labels = list(buckets)
+    return {
+        r["kind"]: {label: r[f"b{i}"] for i, label in enumerate(labels) if r[f"b{i}"]} for r in rows
+    }
 
 
 def _match_rates(scope: Scope) -> dict[str, Decimal]:

@@ -45,7 +45,13 @@ def provider_settings(provider: str) -> ProviderSettings:
 def _apply(batch: SettlementBatch) -> None:
     """Write every open line's link and verdict in one statement."""
     kinds = ", ".join(f"'{k.value}'" for k in BATCH_KINDS)
-    batch_item = f"(l.kind IN ({kinds}) AND l.order_ref = '' AND l.payment_ref = '')"
+    # The provider's transfer is the batch's own whatever ids it carries (PayPal gives its
+    # withdrawal a transaction id); other batch kinds only when they name no order or payment.
+    # The payout itself, and a fee, reserve or adjustment that names no order: the batch's own
+    # (their payment_ref is then the line's own transaction id, as PayPal's fee rows carry).
+    batch_item = (
+        f"(l.kind = 'payout' OR (l.kind IN ({kinds}) AND l.order_ref = '' AND l.related_ref = ''))"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

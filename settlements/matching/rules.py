@@ -134,11 +134,13 @@ def rule_amount_date(batch: SettlementBatch, settings: ProviderSettings) -> int:
     """Unique both ways: a line with one candidate, a candidate with one line."""
     scope, params = _channel(batch, "o")
     window = timedelta(days=settings.date_window_days)
+    # The tolerance is cast: SQLite (the demo) binds a Decimal as text, which compares above
+    # every number, so an uncast upper bound let any larger expectation through.
     candidates = f"""
         SELECT l.id AS line_id, e.order_id, e.id AS expected_id
         FROM {LINE} l
         JOIN {EXPECTED} e ON e.kind = 'charge' AND e.status = 'open' AND e.currency = l.currency
-             AND e.gross - l.gross BETWEEN -%s AND %s
+             AND e.gross - l.gross BETWEEN -CAST(%s AS NUMERIC) AND CAST(%s AS NUMERIC)
              AND e.expected_on BETWEEN %s AND %s
         JOIN {ORDER} o ON o.id = e.order_id{scope}
         WHERE l.batch_id = %s AND NOT l.manual AND l.kind = 'charge'

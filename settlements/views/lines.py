@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from orders.models import Order
 from retailsync.core.audit import audit_note
 from retailsync.core.errors import DomainError
+from retailsync.core.registry import panels
 from retailsync.core.templatetags.money import money
 from retailsync.core.views import roles_required
 
@@ -54,6 +55,8 @@ def _page(
             "can_write_off": line.outcome != Outcome.WRITTEN_OFF,
             "note_form": NoteForm(),
             "write_off_form": write_off or WriteOffForm(),
+            # Sections of apps above settlements (journals: the lines the line fed).
+            "panels": panels(request, page="settlement_line", object_id=line.pk),
         },
         status=status,
     )

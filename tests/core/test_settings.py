@@ -104,7 +104,7 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
     assert "System check identified no issues" in result.stdout
 
 
-DOCS = ("/api/schema/?format=json", "/api/docs/", "/api/docs/?script=")
+DOCS = ("/api/schema/?format=json", "/api/docs/", "/api/docs/?script=", "/api/redoc/")
 
 
 @override_settings(API_DOCS_PUBLIC=False)
@@ -128,6 +128,7 @@ def test_where_docs_are_not_public_only_staff_read_the_schema_and_the_docs(staff
 def test_the_demo_shows_its_docs_to_anyone():
     assert Client().get("/api/schema/?format=json").status_code == 200
     assert Client().get("/api/docs/").status_code == 200
+    assert Client().get("/api/redoc/").status_code == 200
 
 
 @pytest.mark.django_db
@@ -167,3 +168,18 @@ def test_readme_documents_every_environment_variable_the_settings_and_serve_read
 
     assert {"SECRET_KEY", "SECRET_KEY_FILE", "GUNICORN_WORKERS", "CELERY_CONCURRENCY"} <= names
     assert names - documented == set()
+
+
+@pytest.mark.django_db
+def test_redoc_comes_from_our_own_static_files_with_no_web_fonts_or_inline_script():
+    page = Client().get("/api/redoc/").content.decode()
+
+    assert not re.search(r"(src|href)=\"(https?:)?//", page), page
+    assert "googleapis" not in page and "<script>" not in page
+    assets = re.findall(r"(?:src|href)=\"/static/([^\"]+)\"", page)
+    assert assets == ["drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"]
+    assert finders.find(assets[0])
+    assert '<redoc spec-url="/api/schema/">' in page
+    # Its bundle's one outside reference (Redocly's logo) is never fetched: the page's policy.
+    policy = Client().get("/api/redoc/")["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy

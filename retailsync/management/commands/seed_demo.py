@@ -30,17 +30,33 @@ EXAMPLE_ORDER = "tests/fixtures/canonical/order.json"
 
 
 def instructions(report: Mapping[str, Any], url: str) -> str:
-    """What a person needs to try the demo: where, who, the channels' tokens, one order."""
+    """What a person needs to try the demo: where, who, what was loaded, the channels' tokens,
+    one order."""
     url = url.rstrip("/")
     width = max(len(code) for code in report["tokens"]) if report["tokens"] else 0
     lines = [
         f"retailsync demo: {url}/",
         f"Log in as {', '.join(report['users'][:-1])} or {report['users'][-1]}, password "
         f"{DEMO_PASSWORD}.",
-        f"Loaded {report['orders']} orders; {report['rejected']} were wrong on purpose and wait "
-        "in the exception queue."
-        if report["orders"] or report["rejected"]
-        else "The demo data was loaded before; nothing was added.",
+    ]
+    if report["orders"] or report["rejected"]:
+        lines.append(
+            f"Loaded {report['orders']} orders; {report['rejected']} were wrong on purpose and "
+            "wait in the exception queue."
+        )
+    settled = report.get("settlements") or {}
+    if settled.get("files"):
+        lines += [
+            f"Imported {settled['files']} settlement files and bank statements: "
+            f"{settled['payouts']} payouts, {settled['lines']} lines,",
+            f"{settled['exceptions']} for a person to look at, {settled['deposited']} payouts "
+            f"found in the bank: {url}/settlements/",
+        ]
+        if settled["refused"]:
+            lines.append(f"{settled['refused']} files were refused (see the exception queue).")
+    if len(lines) == 2:
+        lines.append("The demo data was loaded before; nothing was added.")
+    lines += [
         "",
         "Channel API tokens (new ones each run; earlier ones keep working):",
         *(f"  {code:<{width}}  {token}" for code, token in report["tokens"].items()),
@@ -59,8 +75,9 @@ def instructions(report: Mapping[str, Any], url: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Load the demo retailer (channels, users, a month of orders). Idempotent. Prints what a "
-        "person needs to try it: the URL, the logins, the channels' tokens, an order to post."
+        "Load the demo retailer (channels, users, a month of orders, the providers' settlement "
+        "files and a bank statement). Idempotent. Prints what a person needs to try it: the "
+        "URL, the logins, the channels' tokens, an order to post."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
