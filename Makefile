@@ -50,6 +50,8 @@ bench: setup
 	$(TEST_ENV) $(PY) bench/ingest.py
 	$(TEST_ENV) $(PY) bench/inventory.py
 	$(TEST_ENV) $(PY) bench/reconciliation.py
+	$(TEST_ENV) $(PY) bench/journals.py
+	$(TEST_ENV) $(PY) bench/settlements.py
 
 lock:
 	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \

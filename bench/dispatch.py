@@ -91,7 +91,9 @@ class Workers:
     def __post_init__(self) -> None:
         from celery import Celery
 
-        self.app = Celery("bench", broker=self.broker_url)
+        # Not the current app: in a process that also publishes through Django (the order
+        # load of bench/settlements.py) tasks must keep going to the project's app and queue.
+        self.app = Celery("bench", broker=self.broker_url, set_as_current=False)
 
     @property
     def roles(self) -> dict[int, str]:

@@ -36,11 +36,18 @@ COMPONENTS = (
 )
 
 
-def amazon_v2_rows(orders: int, settlement_id: str = "12345678901") -> Iterator[str]:
-    """The detail rows of `orders` orders, five components each (no header, no summary)."""
+def amazon_v2_order_id(n: int) -> str:
+    return f"111-{n // 10_000_000:07d}-{n % 10_000_000:07d}"
+
+
+def amazon_v2_rows(
+    orders: int, settlement_id: str = "12345678901", first: int = 0
+) -> Iterator[str]:
+    """The detail rows of `orders` orders numbered from `first`, five components each (no
+    header, no summary)."""
     start = datetime(2024, 3, 1, tzinfo=UTC)
-    for n in range(orders):
-        order_id = f"111-{n // 10_000_000:07d}-{n % 10_000_000:07d}"
+    for n in range(first, first + orders):
+        order_id = amazon_v2_order_id(n)
         posted = start + timedelta(seconds=n * 6)
         when = posted.strftime("%Y-%m-%d %H:%M:%S UTC")
         day = posted.strftime("%Y-%m-%d")
@@ -52,8 +59,11 @@ def amazon_v2_rows(orders: int, settlement_id: str = "12345678901") -> Iterator[
             )
 
 
-def amazon_v2_file(out: IO[bytes], orders: int, settlement_id: str = "12345678901") -> int:
-    """Writes a whole file; returns its row count (detail rows)."""
+def amazon_v2_file(
+    out: IO[bytes], orders: int, settlement_id: str = "12345678901", first: int = 0
+) -> int:
+    """Writes a whole file (orders numbered from `first`); returns its row count (detail
+    rows)."""
     per_order = sum(amount for _, _, amount in COMPONENTS)
     total = per_order * orders
     out.write(HEADER.encode())
@@ -64,7 +74,7 @@ def amazon_v2_file(out: IO[bytes], orders: int, settlement_id: str = "1234567890
     out.write(summary.encode())
     rows = 0
     chunk: list[str] = []
-    for line in amazon_v2_rows(orders, settlement_id):
+    for line in amazon_v2_rows(orders, settlement_id, first):
         chunk.append(line)
         rows += 1
         if len(chunk) == 10_000:

@@ -15,6 +15,7 @@ from settlements.events import PayoutDeposited, SettlementBatchMatched, Settleme
 
 from .posting import RULES
 from .services.apply import postings_apply
+from .services.sales_bulk import shipments_post
 
 
 def _post(name: str, events: Sequence[Typed[Any]]) -> None:
@@ -23,7 +24,8 @@ def _post(name: str, events: Sequence[Typed[Any]]) -> None:
 
 @subscribe_many_to(OrderShipped)
 def post_shipments(shipped: Sequence[Typed[OrderShipped]]) -> None:
-    _post("order.shipped", shipped)
+    pairs = [(s.event.pk, s.payload.shipment_id) for s in shipped]
+    shipments_post(pairs, now=timezone.now())
 
 
 @subscribe_many_to(SettlementBatchMatched)

@@ -98,9 +98,10 @@ class UploadCreateApi(APIView):
             now=timezone.now(),
         )
         if upload.status == Upload.Status.QUEUED:
-            # After the commit, so the worker finds the upload (a lost publish: the beat's
-            # uploads_resume_task queues it again).
-            transaction.on_commit(lambda: task_publish(upload_process_task, upload_id=upload.pk))
+            # Once the request's transaction (AuditMiddleware's) has committed: a worker that
+            # took the task sooner would not find the upload, and the task would be lost.
+            upload_id = upload.pk
+            transaction.on_commit(lambda: task_publish(upload_process_task, upload_id=upload_id))
         return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -5,7 +5,9 @@ hashing it; `upload_process` (the Celery task) reads it a record at a time throu
 parser. Nothing is kept from a file that cannot be trusted: the lines wait in the connection's
 temporary table until the last row has parsed and the control totals agree (staging.py).
 Re-running an upload, or a worker picking it up again after another died mid-file, starts the
-file from its first byte and ends with the same batches and lines.
+file from its first byte and ends with the same batches and lines. A done upload's
+`counts["seconds"]` says where its time went (read: parse and stage; keep; match), for whoever
+looks into a slow one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -159,12 +162,14 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         return upload
     now = now or timezone.now()
     _beat(upload, status=Upload.Status.PARSING, progress=0, attempts=upload.attempts + 1)
+    started = time.perf_counter()
     staging_create()
     try:
         with upload.file.open("rb") as stream:
             batches, rows = _read(upload, stream)
         if not rows and not batches:
             raise ParseError(0, "the file has no records")
+        read = time.perf_counter()
         with transaction.atomic():
             kept = batches_save(upload, list(batches.values()), now=now)
             new_lines = lines_commit(upload.provider)
@@ -183,9 +188,21 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         return _failed(upload, ParseError(0, f"the file could not be read: {problem}"), now=now)
     staging_drop()
     ids = [b.pk for b in kept]
+    kept_at = time.perf_counter()
     _beat(upload, status=Upload.Status.MATCHING, progress=90, rows=rows, batch_ids=ids)
     counts = batches_match(ids, now=now)
-    upload.counts = {"rows": rows, "new_lines": new_lines, "batches": len(ids), **counts}
+    seconds = {
+        "read": round(read - started, 3),
+        "keep": round(kept_at - read, 3),
+        "match": round(time.perf_counter() - kept_at, 3),
+    }
+    upload.counts = {
+        "rows": rows,
+        "new_lines": new_lines,
+        "batches": len(ids),
+        **counts,
+        "seconds": seconds,
+    }
     _beat(
         upload,
         status=Upload.Status.DONE,

@@ -56,7 +56,7 @@ class Applied:
 
 
 @dataclass(slots=True)
-class _Group:
+class Group:
     legal_entity: LegalEntity
     channel: Channel | None
     payment_method: str
@@ -181,7 +181,7 @@ def _post(
 ) -> set[int]:
     periods = Periods({e.pk for e in entities.values()})
     policies = Policies({e.pk for e in entities.values()})
-    groups: dict[str, _Group] = {}
+    groups: dict[str, Group] = {}
     placed: list[tuple[int, Leg, Mapped, str]] = []
     for index, (p, mapped) in enumerate(claimed):
         entity, channel = entities[p.legal_entity], channels.get(p.channel)
@@ -189,7 +189,7 @@ def _post(
         target = periods.target(entity.pk, p.posting_date, by_day=policy.by_day)
         keys: dict[str, str] = {}
         for currency in dict.fromkeys(leg.currency for leg in p.legs):
-            group = _Group(
+            group = Group(
                 legal_entity=entity,
                 channel=channel if policy.by_channel else None,
                 payment_method=p.payment_method if policy.by_payment_method else "",
@@ -198,7 +198,7 @@ def _post(
                 currency=currency,
                 period=target.period,
             )
-            key = _key(group)
+            key = group_key_of(group)
             group = groups.setdefault(key, group)
             group.notes += [n for n in p.notes if n not in group.notes]
             if target.note:
@@ -206,15 +206,15 @@ def _post(
             keys[currency] = key
         legs = zip(p.legs, mapped, strict=True)
         placed += [(index, leg, m, keys[leg.currency]) for leg, m in legs]
-    entries = _drafts(groups, now)
+    entries = drafts_lock(groups, now)
     lines_add(entries, placed)
-    _notes_add(entries, groups, now)
+    notes_add(entries, groups, now)
     ids = {e.pk for e in entries.values()}
     entries_balance_check(ids)
     return ids
 
 
-def _key(g: _Group) -> str:
+def group_key_of(g: Group) -> str:
     parts = [
         g.legal_entity.code,
         g.channel.code if g.channel else "*",
@@ -227,7 +227,7 @@ def _key(g: _Group) -> str:
     return "|".join(parts)[:300]
 
 
-def _drafts(groups: dict[str, _Group], now: datetime) -> dict[str, JournalEntry]:
+def drafts_lock(groups: dict[str, Group], now: datetime) -> dict[str, JournalEntry]:
     """The open draft of each group, locked (made where there is none yet)."""
     periods: dict[tuple[int, str], AccountingPeriod] = {}
     for g in groups.values():
@@ -251,7 +251,7 @@ def _drafts(groups: dict[str, _Group], now: datetime) -> dict[str, JournalEntry]
     return found
 
 
-def _draft_create(key: str, g: _Group, period: AccountingPeriod, now: datetime) -> JournalEntry:
+def _draft_create(key: str, g: Group, period: AccountingPeriod, now: datetime) -> JournalEntry:
     try:
         with transaction.atomic():
             entry = JournalEntry.objects.create(
@@ -279,7 +279,7 @@ def entry_number(entry: JournalEntry) -> str:
     return f"JE-{entry.posting_date:%Y-%m}-{entry.pk:06d}"
 
 
-def _notes_add(entries: dict[str, JournalEntry], groups: dict[str, _Group], now: datetime) -> None:
+def notes_add(entries: dict[str, JournalEntry], groups: dict[str, Group], now: datetime) -> None:
     for key, entry in entries.items():
         said = entry.note.splitlines()
         new = [n for n in groups[key].notes if n not in said]

@@ -185,6 +185,11 @@ def is_currency(code: str) -> bool:
     return code in _EXPONENTS
 
 
+def exponents() -> dict[str, int]:
+    """Every currency we accept with its minor-unit exponent (for set-based SQL that rounds)."""
+    return dict(_EXPONENTS)
+
+
 def exponent(currency: str) -> int:
     try:
         return _EXPONENTS[currency]
