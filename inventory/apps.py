@@ -6,3 +6,6 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from . import subscribers  # noqa: F401  (registers the order event subscribers)
+        from .links import register
+
+        register()

@@ -225,7 +225,7 @@ def _fill(ids: list[int], stocked: set[tuple[int, int]], now: datetime) -> int:
             order, plan = orders[b.order_id], plans[b.order_id]
             missing = min(b.short, still[b.exception.pk])
             if missing <= 0:
-                _close(b, _nothing_left(order), now)
+                _close(b, _nothing_left(order, b.exception.object_label), now)
                 continue
             takes, _ = _allocate(
                 [Need(b.line_id, b.sku, b.item_id, missing)],
@@ -303,11 +303,11 @@ def _locations(b: Backorder, plan: Plan) -> list[int]:
     return [loc for loc in plan.location_ids if loc in held] if held else plan.location_ids
 
 
-def _nothing_left(order: Order) -> str:
+def _nothing_left(order: Order, name: str) -> str:
     if order.status == Order.Status.CANCELLED:
-        return f"Closed by the system: order {order.pk} was cancelled; nothing is left to reserve."
+        return f"Closed by the system: {name} was cancelled; nothing is left to reserve."
     return (
-        f"Closed by the system: the line of order {order.pk} was shipped or cancelled, or is "
+        f"Closed by the system: the line of {name} was shipped or cancelled, or is "
         "held in full; nothing is left to reserve."
     )
 
@@ -329,7 +329,7 @@ def _settle(
         _close(
             b,
             f"Reserved by the system once stock was available: {taken} × {b.sku} ({where}) for "
-            f"order {b.order_id}; the line is held in full.",
+            f"{b.exception.object_label}; the line is held in full.",
             now,
         )
         return
@@ -337,7 +337,7 @@ def _settle(
     e = b.exception
     exception_raise(
         kind=KIND,
-        reason=f"{left} of {b.requested} × {b.sku} could not be reserved for order {b.order_id} "
+        reason=f"{left} of {b.requested} × {b.sku} could not be reserved for {e.object_label} "
         f"({taken} more reserved since: {where})",
         details={**e.details, "short": left},
         object_type=e.object_type,

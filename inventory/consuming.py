@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orders.selectors import order_label
 from retailsync.core.correlation import ensure_correlation_id
 from retailsync.core.services import exception_raise
 
@@ -85,10 +86,11 @@ def _ship_unreserved(
             reference=("shipment", str(payload.get("shipment_id", ""))),
         )
         return
+    named = order_label(order_id=payload["order_id"])
     exception_raise(
         kind="shipment_without_stock",
-        reason=f"{quantity} × {need.sku} shipped from {payload['location']} for order "
-        f"{payload['order_id']}, but the stock there does not show them",
+        reason=f"{quantity} × {need.sku} shipped from {payload['location']} for {named}, but "
+        "the stock there does not show them",
         details={
             **{k: payload[k] for k in ("order_id", "location") if k in payload},
             "sku": need.sku,
@@ -96,7 +98,7 @@ def _ship_unreserved(
         },
         object_type="order",
         object_id=payload["order_id"],
-        object_label=f"order {payload['order_id']}",
+        object_label=named,
         dedupe_key=f"shipment_without_stock:{payload['order_id']}:{need.line_id}:"
         f"{payload['location']}"[:200],
         now=now,

@@ -86,6 +86,7 @@ def statement(template: str, vendor: str, **extra: str) -> str:
 
 
 def label(payload: Mapping[str, Any]) -> str:
+    """The order as its channel names it (`web order WS-6018`), never by our row id."""
     return f"{payload['channel']} order {payload.get('external_id', payload['order_id'])}"
 
 
@@ -110,8 +111,8 @@ BACKORDER_COLUMNS = (
 # One row per short need, worded as shortfalls.backorders_raise words them.
 _BACKORDER_ROWS = """
     SELECT 'backorder',
-           format('%%s of %%s × %%s could not be reserved for order %%s', s.missing,
-                  s.quantity, s.sku, s.order_id),
+           format('%%s of %%s × %%s could not be reserved for %%s', s.missing,
+                  s.quantity, s.sku, s.label),
            jsonb_build_object('order_id', s.order_id, 'line_id', s.line_id, 'sku', s.sku,
                               'short', s.missing, 'requested', s.quantity),
            'order', s.order_id::text, s.label, NULL,

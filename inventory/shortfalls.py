@@ -27,7 +27,7 @@ def backorders_raise(
         exception_raise(
             kind="backorder",
             reason=f"{missing} of {need.quantity} × {need.sku} could not be reserved for "
-            f"order {order_id}" + ("" if plan.location_ids else _no_locations(payload["channel"])),
+            f"{label(payload)}" + ("" if plan.location_ids else _no_locations(payload["channel"])),
             details={
                 "order_id": order_id,
                 "line_id": need.line_id,
@@ -65,7 +65,7 @@ def unknown_raise(
     more = f" and {len(skus) - 10} more" if len(skus) > 10 else ""
     exception_raise(
         kind="unknown_sku",
-        reason=f"order {order_id} sells {len(skus)} SKU(s) not in the item master: {named}{more}",
+        reason=f"{label(payload)} sells {len(skus)} SKU(s) not in the item master: {named}{more}",
         details={"order_id": order_id, "sku": skus[0], "skus": skus, "count": len(skus)},
         object_type="order",
         object_id=order_id,

@@ -7,10 +7,12 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from retailsync.core.tables import Listing, listing
 from retailsync.core.views import staff_required
 
-from .models import Item, Location
+from .models import Item, Location, StockMovement
 from .selectors import channel_figures, item_ledger_of, positions_find, positions_totals
+from .tables import LedgerFilter, LedgerTable
 
 
 @staff_required
@@ -39,17 +41,40 @@ def stock(request: HttpRequest) -> HttpResponse:
 def item_ledger(request: HttpRequest, sku: str) -> HttpResponse:
     item = get_object_or_404(Item, sku=sku)
     ledger = item_ledger_of(item)
+    filtered = LedgerFilter(request.GET, queryset=ledger.movements)
+    shown = listing(
+        request,
+        filtered=filtered,
+        table_class=LedgerTable,
+        filename=f"ledger-{sku}",
+        exclude=("sku",),  # the page is the item's
+    )
+    if not isinstance(shown, Listing):
+        return shown
     return render(
         request,
         "inventory/item.html",
         {
             "item": item,
             "positions": ledger.positions,
-            "page": Paginator(ledger.movements, 100).get_page(request.GET.get("page")),
+            "table": shown.table,
+            "filter": filtered,
             "reservations": ledger.reservations,
-            "query": "",
         },
     )
+
+
+@staff_required
+def stock_ledger(request: HttpRequest) -> HttpResponse:
+    """Every movement of every item: what moved stock, where, why and for which order."""
+    movements = StockMovement.objects.select_related("item", "location").order_by(
+        "-recorded_at", "-pk"
+    )
+    filtered = LedgerFilter(request.GET, queryset=movements)
+    shown = listing(request, filtered=filtered, table_class=LedgerTable, filename="stock-ledger")
+    if not isinstance(shown, Listing):
+        return shown
+    return render(request, "inventory/ledger.html", {"table": shown.table, "filter": filtered})
 
 
 @staff_required

@@ -21,4 +21,7 @@ class OrdersConfig(AppConfig):
                 kept=deliveries.kept_headers,
             )
         register_processor("order", order_message_replay)
+        from .links import register
+
+        register()
         register_processor("order_batch", order_message_replay)

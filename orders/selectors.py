@@ -69,3 +69,16 @@ def order_raw_messages(order: Order) -> QuerySet[InboundMessage]:
         }
         - {None}
     ).order_by("pk")
+
+
+def order_label(*, order_id: int) -> str:
+    """An order as people know it, for texts other apps write (`web order WS-6018`)."""
+    row = (
+        Order.objects.filter(pk=order_id)
+        .values_list("channel__code", "order_number", "external_id")
+        .first()
+    )
+    if row is None:
+        return f"order {order_id}"
+    code, number, external_id = row
+    return f"{code} order {number or external_id}"

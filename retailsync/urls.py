@@ -22,6 +22,7 @@ from settlements.views import uploads as settlement_uploads
 from . import views
 from .core import api, guards, metrics, schema
 from .core import views as core_views
+from .core import workbench_views as workbench
 from .reconciliation import api as reconciliation_api
 from .reconciliation import views as reconciliation_views
 
@@ -86,6 +87,14 @@ api_v1 = [
         "exceptions/<int:pk>/ignore",
         api.ExceptionCloseApi.as_view(status_to="ignored"),
         name="exception-ignore",
+    ),
+    path(
+        "exceptions/<int:pk>/assign", api.ExceptionAssignApi.as_view(), name="exception-assign-api"
+    ),
+    path(
+        "exceptions/<int:pk>/comments",
+        api.ExceptionCommentApi.as_view(),
+        name="exception-comment-api",
     ),
     path("trace/<str:correlation_id>", api.TraceApi.as_view(), name="trace"),
     path(
@@ -179,11 +188,16 @@ urlpatterns = [
         reconciliation_views.drill_down,
         name="reconciliation-records",
     ),
-    path("exceptions/", core_views.exception_queue, name="exception-queue"),
-    path("exceptions/<int:pk>/close", core_views.exception_close_form, name="exception-close"),
+    path("exceptions/", workbench.exception_queue, name="exception-queue"),
+    path("exceptions/bulk", workbench.exceptions_bulk, name="exceptions-bulk"),
+    path("exceptions/<int:pk>/", workbench.exception_detail, name="exception-page"),
+    path("exceptions/<int:pk>/close", workbench.exception_close_form, name="exception-close"),
+    path("exceptions/<int:pk>/assign", workbench.exception_assign_form, name="exception-assign"),
+    path("exceptions/<int:pk>/comment", workbench.exception_comment_form, name="exception-comment"),
     path("trace/<str:correlation_id>/", core_views.trace_page, name="trace-page"),
     path("orders/", orders_views.order_list, name="order-list-page"),
     path("stock/", inventory_views.stock, name="stock-page"),
+    path("stock/ledger/", inventory_views.stock_ledger, name="stock-ledger-page"),
     path("stock/<str:sku>/", inventory_views.item_ledger, name="item-ledger"),
     path("availability/", inventory_views.availability, name="availability-page"),
     path("returns/", returns_views.return_queue, name="return-queue"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from .core.models import Channel, ExceptionItem, InboundMessage
 from .core.views import staff_required
@@ -25,10 +26,16 @@ def home(request: HttpRequest) -> HttpResponse:
     channels = list(Channel.objects.select_related("legal_entity").order_by("code"))
     for channel in channels:
         channel.locations = feeding.get(channel.pk, [])  # type: ignore[attr-defined]
+    now = timezone.now()
+    from .overview import currency_totals, exception_cards, money_cards
+
     return render(
         request,
         "home.html",
         {
+            "exception_cards": exception_cards(now),
+            "money_cards": money_cards(),
+            "currencies": currency_totals(timezone.localdate(now)),
             "orders": orders_summary(),
             "open_exceptions": open_exceptions.count(),
             "exceptions_by_kind": open_exceptions.values("kind")

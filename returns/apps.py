@@ -11,3 +11,6 @@ class ReturnsConfig(AppConfig):
         from .refund_messages import channel_refund_message_replay
 
         register_processor("refund", channel_refund_message_replay)
+        from .links import register
+
+        register()

@@ -10,17 +10,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 
 from inventory.models import Location
 from retailsync.core.audit import audit_note
 from retailsync.core.errors import DomainError
 from retailsync.core.registry import panels
 from retailsync.core.roles import has_role
+from retailsync.core.tables import Listing, listing
 from retailsync.core.templatetags.money import money
 from retailsync.core.views import staff_required
 
@@ -29,8 +28,9 @@ from .api import returns_with_details, transition_outcome
 from .forms import InspectForm, NoteForm, ReceiveForm, RefundForm
 from .models import Return
 from .quote import ZERO, Reversal, jurisdiction_of, refund_quote
-from .rules import ACTIONS, OPEN_STATUSES, actions_offered, actor_of, refusal, roles_for
+from .rules import ACTIONS, actions_offered, actor_of, refusal, roles_for
 from .selectors import received_at, receiving_location
+from .tables import OPEN, ReturnPageFilter, ReturnTable
 
 S = Return.Status
 # How a page offers each transition: a button that posts at once, a link to its own form
@@ -48,18 +48,22 @@ _OFFER = {
 
 @staff_required
 def return_queue(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    returns = Return.objects.select_related("order", "channel").order_by("created_at")
-    returns = returns.filter(status=status) if status else returns.filter(status__in=OPEN_STATUSES)
+    params = request.GET.copy()
+    if "status" not in params:
+        params["status"] = OPEN
+    filtered = ReturnPageFilter(
+        params, queryset=Return.objects.select_related("order", "channel").order_by("created_at")
+    )
+    shown = listing(request, filtered=filtered, table_class=ReturnTable, filename="returns")
+    if not isinstance(shown, Listing):
+        return shown
     counts = dict(Return.objects.values_list("status").annotate(n=Count("pk")))
     return render(
         request,
         "returns/queue.html",
         {
-            "page": Paginator(returns, 50).get_page(request.GET.get("page")),
-            "status": status,
-            "now": timezone.now(),
-            "query": f"status={status}",
+            "filter": filtered,
+            "table": shown.table,
             "counts": [(s, counts.get(s, 0)) for s in Return.Status.values],
         },
     )

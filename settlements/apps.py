@@ -11,3 +11,6 @@ class SettlementsConfig(AppConfig):
         from .panels import order_settlement_panel
 
         register_order_panel("settlement", order_settlement_panel)
+        from .links import register
+
+        register()

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from .credentials import Actor, channel_save, channel_tokens_rotate, tokens_revoke
 from .models import (
@@ -25,6 +26,7 @@ from .models import (
     LegalEntity,
 )
 from .roles import ROLES, user_roles
+from .templatetags.display import differences
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -257,6 +259,7 @@ class ExceptionItemAdmin(admin.ModelAdmin[ExceptionItem]):
     list_filter = ["status", "kind", "channel"]
     search_fields = ["reason", "=correlation_id", "object_label"]
     readonly_fields = [f.name for f in ExceptionItem._meta.fields]
+    list_select_related = ["channel"]
 
 
 @admin.register(AuditRecord)
@@ -265,6 +268,19 @@ class AuditRecordAdmin(ReadOnlyAdmin):
     list_filter = ["result", "via", "method"]
     search_fields = ["actor_name", "action", "outcome", "path", "=correlation_id"]
     date_hierarchy = "at"
+    exclude = ["summary"]
+    readonly_fields = ["what_was_asked"]
+
+    @admin.display(description="What was asked")
+    def what_was_asked(self, record: AuditRecord) -> str:
+        """The request's summary as rows of what and how, not a Python dict."""
+        rows = differences(record.summary)
+        if not rows:
+            return "—"
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+        )
 
 
 User = get_user_model()

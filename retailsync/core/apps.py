@@ -11,3 +11,6 @@ class CoreConfig(AppConfig):
             roles,  # noqa: F401  (registers the post_migrate hook that creates groups)
             schema,  # noqa: F401  (OpenAPI auth extensions)
         )
+        from .links import register
+
+        register()

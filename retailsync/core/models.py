@@ -238,6 +238,14 @@ class ExceptionItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     resolution = models.TextField(blank=True)
+    # Who works it now; nobody until someone takes it (the "unassigned" filter).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="exceptions_owned",
+    )
 
     class Meta:
         constraints = [
@@ -259,6 +267,24 @@ class ExceptionItem(models.Model):
 
     def age(self, now=None) -> timedelta:  # type: ignore[no-untyped-def]
         return (now or timezone.now()) - self.created_at
+
+
+class ExceptionComment(models.Model):
+    """What the people working an exception told each other, oldest first. Never edited."""
+
+    exception = models.ForeignKey(ExceptionItem, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["exception", "at"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="exceptioncomment_has_text")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} on exception {self.exception_id}"
 
 
 class AuditRecord(models.Model):

@@ -8,12 +8,15 @@ The core imports no domain app, so it is told at start-up what it must know of t
   itself knows only the generic ones, which any source may send;
 - the sections that apps higher on the ladder add to a lower app's page (`register_panel`:
   the order page shows what settlements and journals know of an order, the return and
-  settlement line pages the journal lines they fed) without the lower app importing them.
+  settlement line pages the journal lines they fed) without the lower app importing them;
+- the exception kinds each app raises, in words (`register_reasons`), and the page and human
+  name of each kind of record an exception, a trace or a ledger line refers to
+  (`register_object_link`: an order is `WS-6018` at /orders/139/, not "order 139").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -127,3 +130,80 @@ def register_order_panel(name: str, panel: OrderPanel) -> None:
 def order_panels(request: HttpRequest, *, order_id: int) -> list[str]:
     """The order page's extra sections, in the order the apps registered them."""
     return panels(request, page="order", object_id=order_id)
+
+
+# --- What the exception queue says of each app's exceptions ----------------------------------
+
+_reasons: dict[str, dict[str, str]] = {}
+
+
+def register_reasons(domain: str, reasons: dict[str, str]) -> None:
+    """The exception kinds (reason codes) an app raises, each in words a person reads
+    (`no_order`: "no order found for it"). The workbench lists them by domain."""
+    _reasons.setdefault(domain, {}).update(reasons)
+
+
+def reasons_by_domain() -> dict[str, dict[str, str]]:
+    return {domain: dict(kinds) for domain, kinds in sorted(_reasons.items())}
+
+
+def reason_words(kind: str) -> str:
+    """A kind as a person reads it; one no app registered reads as its code in words."""
+    for kinds in _reasons.values():
+        if kind in kinds:
+            return kinds[kind]
+    return kind.replace("_", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectLink:
+    """Where a record's page is and what people call it (`WS-6018`, `RMA-4`)."""
+
+    url: str
+    label: str
+
+
+class LinkResolver(Protocol):
+    """The pages and human names of records of one type, for many ids in one query: ids it
+    does not know (a record since deleted) are left out."""
+
+    def __call__(self, ids: Sequence[str]) -> dict[str, ObjectLink]: ...
+
+
+_links: dict[str, LinkResolver] = {}
+
+
+def register_object_link(object_type: str, resolver: LinkResolver) -> None:
+    _links[object_type] = resolver
+
+
+def object_links(refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], ObjectLink]:
+    """The link of each `(object_type, object_id)` that an app can name, one query per type."""
+    wanted: dict[str, set[str]] = {}
+    for object_type, object_id in refs:
+        if object_type and object_id and object_type in _links:
+            wanted.setdefault(object_type, set()).add(str(object_id))
+    found: dict[tuple[str, str], ObjectLink] = {}
+    for object_type, ids in wanted.items():
+        for object_id, link in _links[object_type](sorted(ids)).items():
+            found[(object_type, object_id)] = link
+    return found
+
+
+class ObjectSearch(Protocol):
+    """The ids of records of one type that people call `text` (an order number, `RMA-4`)."""
+
+    def __call__(self, text: str) -> list[str]: ...
+
+
+_searches: dict[str, ObjectSearch] = {}
+
+
+def register_object_search(object_type: str, search: ObjectSearch) -> None:
+    _searches[object_type] = search
+
+
+def objects_named(text: str) -> dict[str, list[str]]:
+    """For each type an app can search, the ids of its records that `text` names."""
+    found = {object_type: search(text) for object_type, search in _searches.items()}
+    return {object_type: ids for object_type, ids in found.items() if ids}

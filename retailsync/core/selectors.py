@@ -57,6 +57,8 @@ class TraceEntry:
     title: str
     detail: str
     ref: str
+    # The record it is about, as (object type, id), for a link by its human number.
+    about: tuple[str, str] = ("", "")
 
 
 def trace_timeline(correlation_id: str) -> list[TraceEntry]:
@@ -92,6 +94,7 @@ def trace_timeline(correlation_id: str) -> list[TraceEntry]:
                 e.name,
                 f"{e.aggregate_type} {e.aggregate_id}",
                 f"event:{e.pk}",
+                (e.aggregate_type, e.aggregate_id),
             )
         )
     for r in EventReceipt.objects.filter(event__correlation_id=correlation_id).select_related(
@@ -114,6 +117,7 @@ def trace_timeline(correlation_id: str) -> list[TraceEntry]:
                 f"exception {x.kind} ({x.status})",
                 x.reason[:300],
                 f"exception:{x.pk}",
+                (x.object_type, x.object_id),
             )
         )
     for a in AuditRecord.objects.filter(correlation_id=correlation_id):

@@ -342,9 +342,16 @@ def exception_close(
     resolution: str = "",
     now: datetime | None = None,
 ) -> ExceptionItem:
-    """Resolve or ignore an open exception, saying who and how."""
+    """Resolve or ignore an open exception, saying who and how: the note is required, since
+    the next person to read the queue (or an auditor) must learn why it was closed."""
     if status not in (ExceptionItem.Status.RESOLVED, ExceptionItem.Status.IGNORED):
         raise BusinessRuleViolation("must be resolved or ignored", field="status")
+    resolution = resolution.strip()
+    if not resolution:
+        raise BusinessRuleViolation(
+            f"say how the exception was {status} (a resolution note is required)",
+            field="resolution",
+        )
     with transaction.atomic():
         locked = ExceptionItem.objects.select_for_update().get(pk=item.pk)
         if locked.status != ExceptionItem.Status.OPEN:

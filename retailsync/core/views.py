@@ -1,27 +1,20 @@
-"""Back-office pages of the core: the exception queue with its aging, and the trace."""
+"""Back-office pages of the core: who may see them, and the trace. The exception workbench is
+in `workbench_views`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
-from .api import ExceptionFilter, close_outcome
-from .audit import audit_note
-from .errors import DomainError
 from .guards import refused
-from .models import ExceptionItem
+from .registry import ObjectLink, object_links
 from .roles import has_role, user_roles
-from .selectors import AGING_BUCKETS, exceptions_aging, trace_timeline
-from .services import exception_close
+from .selectors import TraceEntry, trace_timeline
 
 
 def staff_required(view: Any) -> Any:
@@ -72,63 +65,18 @@ def safe_next(request: HttpRequest, target: str | None) -> str | None:
 
 
 @staff_required
-def exception_queue(request: HttpRequest) -> HttpResponse:
-    params = request.GET.copy()
-    if "status" not in params:
-        params["status"] = "open"
-    filtered = ExceptionFilter(
-        params,
-        queryset=ExceptionItem.objects.select_related("channel", "resolved_by").order_by(
-            "-created_at"
-        ),
-    )
-    now = timezone.now()
-    aging = exceptions_aging(ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN), now)
-    bucket_totals = [sum(row["buckets"][i] for row in aging) for i in range(len(AGING_BUCKETS))]
-    peak = max([*bucket_totals, 1])
-    page = Paginator(filtered.qs, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "exceptions.html",
-        {
-            "filter": filtered,
-            "page": page,
-            "aging": aging,
-            "buckets": [
-                {"label": name, "count": n, "width": round(100 * n / peak)}
-                for (name, _, _), n in zip(AGING_BUCKETS, bucket_totals, strict=True)
-            ],
-            "now": now,
-            "query": params.urlencode(),
-        },
-    )
-
-
-@staff_required
-@require_POST
-def exception_close_form(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(ExceptionItem, pk=pk)
-    try:
-        item = exception_close(
-            item=item,
-            user=request.user,
-            status=request.POST.get("status", ""),
-            resolution=request.POST.get("resolution", ""),
-        )
-        messages.success(request, f"Exception {pk} {request.POST.get('status')}.")
-        audit_note(request, close_outcome(item))
-    except DomainError as exc:
-        messages.error(request, str(exc))
-    return redirect(safe_next(request, request.POST.get("next")) or "exception-queue")
-
-
-@staff_required
 def trace_page(request: HttpRequest, correlation_id: str) -> HttpResponse:
     return render(
         request,
         "trace.html",
         {
             "correlation_id": correlation_id,
-            "entries": trace_timeline(correlation_id),
+            "entries": trace_linked(trace_timeline(correlation_id)),
         },
     )
+
+
+def trace_linked(entries: list[TraceEntry]) -> list[tuple[TraceEntry, ObjectLink | None]]:
+    """Each entry with the page of the record it is about, named as people know it."""
+    links = object_links(e.about for e in entries)
+    return [(e, links.get(e.about)) for e in entries]

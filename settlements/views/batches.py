@@ -3,11 +3,7 @@ things finance does to a whole batch: run the rules again, or undo them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,14 +11,15 @@ from django.views.decorators.http import require_POST
 
 from retailsync.core.audit import audit_note
 from retailsync.core.errors import DomainError
+from retailsync.core.tables import Listing, listing
 from retailsync.core.templatetags.money import money
 from retailsync.core.views import roles_required
 
-from ..forms import BatchPageFilter, LinePageFilter
 from ..matching import batch_match, batches_match
 from ..matching.actions import batch_undo
 from ..models import Outcome, SettlementBatch
 from ..selectors import batch_totals_by, batches_listed
+from ..tables import BatchSearchFilter, BatchTable, LineSearchFilter, LineTable
 
 finance_page = roles_required("finance")
 BATCHES_PER_PAGE = 50
@@ -30,31 +27,19 @@ LINES_PER_PAGE = 100
 OUTCOMES = {value: str(label).lower() for value, label in Outcome.choices}
 
 
-def _query(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
-def _valid(filtered: BatchPageFilter | LinePageFilter) -> QuerySet[Any]:
-    """What the filters select; nothing for a value that is not one of the choices (the
-    form says why), rather than everything as if that filter were not there."""
-    selected: QuerySet[Any] = filtered.qs if filtered.is_valid() else filtered.queryset.none()
-    return selected
-
-
 @finance_page
 def batch_list(request: HttpRequest) -> HttpResponse:
-    filtered = BatchPageFilter(request.GET, queryset=batches_listed())
-    return render(
+    filtered = BatchSearchFilter(request.GET, queryset=batches_listed())
+    shown = listing(
         request,
-        "settlements/batches.html",
-        {
-            "filter": filtered,
-            "page": Paginator(_valid(filtered), BATCHES_PER_PAGE).get_page(request.GET.get("page")),
-            "query": _query(request),
-        },
+        filtered=filtered,
+        table_class=BatchTable,
+        filename="settlement-batches",
+        per_page=BATCHES_PER_PAGE,
     )
+    if not isinstance(shown, Listing):
+        return shown
+    return render(request, "settlements/batches.html", {"filter": filtered, "table": shown.table})
 
 
 def _totals(batch: SettlementBatch, field: str, labels: dict[str, str]) -> list[dict[str, object]]:
@@ -68,9 +53,18 @@ def _totals(batch: SettlementBatch, field: str, labels: dict[str, str]) -> list[
 @finance_page
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(batches_listed(), pk=pk)
-    lines = LinePageFilter(
+    lines = LineSearchFilter(
         request.GET, queryset=batch.lines.select_related("order").order_by("row", "pk")
     )
+    shown = listing(
+        request,
+        filtered=lines,
+        table_class=LineTable,
+        filename=f"settlement-{batch.provider}-{batch.key}-lines",
+        per_page=LINES_PER_PAGE,
+    )
+    if not isinstance(shown, Listing):
+        return shown
     return render(
         request,
         "settlements/batch.html",
@@ -82,8 +76,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "runs": batch.runs.select_related("by").order_by("-started_at", "-pk")[:20],
             "filter": lines,
-            "page": Paginator(_valid(lines), LINES_PER_PAGE).get_page(request.GET.get("page")),
-            "query": _query(request),
+            "table": shown.table,
             "unmatched": Outcome.UNMATCHED,
         },
     )

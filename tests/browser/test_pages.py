@@ -43,8 +43,8 @@ def test_finance_logs_in_and_resolves_a_rejected_order_from_the_exception_queue(
     log_in(page, *finance_user)
     page.click("text=Exceptions")
     # The shop has no item master yet, so its accepted order raised unknown-SKU exceptions too.
-    page.fill("input[name=kind]", "order_rejected")
-    page.click("form.filters button")
+    page.select_option("select[name=kind]", "order_rejected")
+    page.click("#exception-filters button")
 
     rows = page.locator("#exceptions tbody tr")
     assert rows.count() == 1
@@ -56,10 +56,13 @@ def test_finance_logs_in_and_resolves_a_rejected_order_from_the_exception_queue(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "exceptions.png"), full_page=True)
 
-    rows.first.locator("input[name=resolution]").fill("Channel resent with the right total")
-    rows.first.locator("button[value=resolved]").click()
+    # The note is required: the exception's page says so and leaves it open without one.
+    rows.first.locator("a[href^='/exceptions/']").click()
+    page.locator("#close-resolution").fill("Channel resent with the right total")
+    page.locator("#close button[value=resolved]").click()
 
     assert page.locator(".messages").inner_text().strip().endswith("resolved.")
+    page.goto("/exceptions/?kind=order_rejected")
     assert "No exceptions match." in page.locator("#exceptions tbody").inner_text()
     item = ExceptionItem.objects.get(kind="order_rejected")
     assert (item.status, item.resolved_by.username) == ("resolved", "fiona")
@@ -75,10 +78,10 @@ def test_an_order_page_shows_lines_tax_payments_and_its_raw_message(
     page.click("text=Orders")
     page.locator("#orders tbody tr").first.locator("a").click()
 
-    assert page.locator("[data-total]").inner_text() == "70.21"
+    assert page.locator("[data-total]").inner_text() == "$70.21"
     lines = page.locator("#lines tbody tr")
     assert lines.count() == 2
-    assert lines.first.inner_text().split("\t")[:4] == ["TSHIRT-BLK-M", "", "2", "24.50"]
+    assert lines.first.inner_text().split("\t")[:4] == ["TSHIRT-BLK-M", "", "2", "$24.50"]
     assert "ch_3PqWeb1001" in page.content()
     assert '"external_id":"WEB-1001"' in page.locator("pre").first.inner_text()  # as received
     assert "order.accepted" in page.locator("table.trace").inner_text()

@@ -152,7 +152,7 @@ def test_closing_an_exception_says_which_how_and_a_second_close_is_refused_with_
     finance.post(
         f"/api/v1/exceptions/{item.pk}/resolve", {"resolution": "SKU mapped"}, format="json"
     )
-    finance.post(f"/api/v1/exceptions/{item.pk}/ignore", {}, format="json")
+    finance.post(f"/api/v1/exceptions/{item.pk}/ignore", {"resolution": "dup"}, format="json")
 
     first, second = AuditRecord.objects.order_by("pk")
     assert (first.result, first.outcome) == (
@@ -172,7 +172,7 @@ def test_closing_an_exception_in_the_back_office_is_recorded_like_the_api(client
     client.force_login(user)
 
     client.post(f"/exceptions/{item.pk}/close", {"status": "ignored", "resolution": "test order"})
-    client.post(f"/exceptions/{item.pk}/close", {"status": "resolved"})
+    client.post(f"/exceptions/{item.pk}/close", {"status": "resolved", "resolution": "again"})
 
     first, second = AuditRecord.objects.order_by("pk")
     assert (first.via, first.result, first.outcome) == (

@@ -66,7 +66,9 @@ def test_resolving_records_who_and_how_and_cannot_happen_twice(staff):
         {"resolution": "SKU mapped, replayed"},
         format="json",
     )
-    second = finance.post(f"/api/v1/exceptions/{item.pk}/ignore", {}, format="json")
+    second = finance.post(
+        f"/api/v1/exceptions/{item.pk}/ignore", {"resolution": "a duplicate"}, format="json"
+    )
 
     assert first.status_code == 200
     assert (first.json()["status"], first.json()["resolved_by"]) == ("resolved", "fiona")

@@ -77,7 +77,7 @@ def test_a_receipt_reserves_the_oldest_backorder_first_and_closes_its_exception(
     assert closed.resolved_by is None  # the system, not a person
     assert closed.resolved_at is not None
     assert closed.resolution == (
-        f"Reserved by the system once stock was available: 2 × TEE (2 at WH1) for order {older}; "
+        "Reserved by the system once stock was available: 2 × TEE (2 at WH1) for web order O-1; "
         "the line is held in full."
     )
     waiting = backorder(newer)
@@ -97,7 +97,7 @@ def test_a_partly_filled_backorder_stays_open_for_the_rest(shop):
     assert rest.status == "open"
     assert rest.details["short"] == 2
     assert rest.reason == (
-        f"2 of 3 × TEE could not be reserved for order {newer} (1 more reserved since: 1 at WH1)"
+        "2 of 3 × TEE could not be reserved for web order N-1 (1 more reserved since: 1 at WH1)"
     )
     assert position("TEE", "WH1") == {
         "on_hand": 3,
@@ -226,7 +226,7 @@ def test_a_backorder_shipped_from_elsewhere_closes(shop):
     closed = backorder(order_id)
     assert closed.status == "resolved"
     assert closed.resolution == (
-        f"Closed by the system: the line of order {order_id} was shipped or cancelled, or is "
+        "Closed by the system: the line of web order S-1 was shipped or cancelled, or is "
         "held in full; nothing is left to reserve."
     )
     assert position("TEE", "STORE1")["on_hand"] == 0
@@ -253,7 +253,7 @@ def test_a_channel_without_locations_says_how_to_fix_it_and_fills_once_it_has_th
 
     reason = backorder(fresh).reason
     assert reason == (
-        f"2 of 2 × TEE could not be reserved for order {fresh}: channel web has no locations "
+        "2 of 2 × TEE could not be reserved for web order Z-2: channel web has no locations "
         "to reserve at. Give it its locations with PUT /api/v1/channels/web/allocation or in "
         "the admin (Inventory › Channel allocations); its backorders are then reserved as "
         "stock allows"

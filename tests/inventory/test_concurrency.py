@@ -172,7 +172,7 @@ def test_an_order_waiting_for_a_positions_lock_reserves_from_what_is_left(
     assert (tee.on_hand, tee.reserved) == (1, 1)
     backorder = ExceptionItem.objects.get(kind="backorder")
     assert backorder.details["short"] == 1
-    assert backorder.reason == "1 of 2 × TEE could not be reserved for order " + str(
-        payload["order_id"]
+    assert backorder.reason == "1 of 2 × TEE could not be reserved for " + (
+        f"{payload['channel']} order {payload['external_id']}"
     )
     assert StockMovement.objects.filter(reason="reservation").count() == 1
