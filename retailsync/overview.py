@@ -99,7 +99,7 @@ def money_cards() -> list[Card]:
     )
     drafts = journals.filter(status=JournalEntry.Status.DRAFT).count()
     approved = journals.filter(status=JournalEntry.Status.APPROVED).count()
-    journal_list = reverse("admin:journals_journalentry_changelist")
+    journal_list = reverse("journal-list-page")
     return [
         Card(
             "refunds-awaiting",
@@ -135,13 +135,13 @@ def money_cards() -> list[Card]:
             "journals-draft",
             "Journal entries to approve",
             drafts,
-            f"{journal_list}?status__exact={JournalEntry.Status.DRAFT}",
+            f"{journal_list}?status={JournalEntry.Status.DRAFT}",
         ),
         Card(
             "journals-approved",
             "Journal entries approved, not posted",
             approved,
-            f"{journal_list}?status__exact={JournalEntry.Status.APPROVED}",
+            f"{journal_list}?status={JournalEntry.Status.APPROVED}",
         ),
     ]
 

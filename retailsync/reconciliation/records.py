@@ -68,7 +68,7 @@ def describe(figure: str, r: Any) -> dict[str, Any]:
         entry = r.entry
         return _row(
             f"{entry.number or entry.pk} · {r.account.code} {r.description}".strip(),
-            f"/api/v1/journals/{entry.pk}",
+            f"/journals/{entry.pk}/",
             entry.posting_date,
             r.debit,
             entry.currency,
