@@ -132,8 +132,10 @@ def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], in
     batches: dict[str, ParsedBatch] = {}
     first_currency: dict[str, str] = {}
 
+    options = _mapping(upload.provider)  # read now: the lines are pulled inside a COPY
+
     def lines() -> Iterator[ParsedLine]:
-        for record in parse(stream, options=_mapping(upload.provider)):
+        for record in parse(stream, options=options):
             if isinstance(record, ParsedBatch):
                 batches[record.key] = record
                 continue

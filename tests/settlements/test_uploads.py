@@ -177,3 +177,43 @@ def test_a_real_worker_matches_an_upload_on_postgresql(
     assert done["status"] == "done", done
     assert SettlementLine.objects.get(line_key="txn_A").outcome == "matched"
     assert SettlementLine.objects.get(line_key="txn_Z").reason == "no_order"
+
+
+@pytest.mark.django_db
+def test_a_generic_file_reads_its_mapping_before_the_rows_stream(channel: Any) -> None:
+    """The mapping is a query; the rows are pulled inside a COPY, where no query may run."""
+    from settlements.models import ProviderSettings
+
+    ProviderSettings.objects.create(
+        provider="generic",
+        channel=channel.channel,
+        column_mapping={
+            "batch_key": "Payout",
+            "line_key": "Id",
+            "kind": "Type",
+            "gross": "Amount",
+            "fee": "Fee",
+            "order_ref": "Order",
+            "posted_at": "Date",
+        },
+        currency="USD",
+    )
+    text = "Payout,Id,Type,Amount,Fee,Order,Date\nP1,T1,sale,100.00,-3.00,#1,2026-11-20\n"
+    made = upload_create(
+        stream=io.BytesIO(text.encode()),
+        name="g.csv",
+        provider="generic",
+        channel=channel.channel,
+        user=None,
+        now=timezone.now(),
+    )
+    from settlements.loading import upload_process
+
+    done = upload_process(made.pk)
+    assert done.status == "done", done.errors
+    line = SettlementLine.objects.get(line_key__contains="T1")
+    assert (line.gross, line.fee, line.net) == (
+        Decimal("100.00"),
+        Decimal("-3.00"),
+        Decimal("97.00"),
+    )
