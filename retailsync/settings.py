@@ -280,28 +280,12 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "retailsync")
 # left until a person replays it.
 RETAILSYNC_EVENT_RETRY_TRIES = env_int("EVENT_RETRY_TRIES", 5)
 RETAILSYNC_EVENT_RETRY_BACKOFF_SECONDS = env_int("EVENT_RETRY_BACKOFF_SECONDS", 30)
-CELERY_BEAT_SCHEDULE = {
-    "dispatch-stragglers": {
-        "task": "retailsync.core.tasks.events_dispatch_pending",
-        "schedule": 30.0,
-    },
-    "expire-reservations": {"task": "inventory.tasks.reservations_expire_task", "schedule": 60.0},
-    "refresh-availability": {"task": "inventory.tasks.availability_refresh_task", "schedule": 15.0},
-    "sweep-inventory": {"task": "inventory.tasks.inventory_sweep_task", "schedule": 60.0},
-    # Backorders are filled when stock arrives; this covers a request lost with the broker.
-    "fill-backorders": {"task": "inventory.tasks.backorders_fill_task", "schedule": 60.0},
-    # A settlement upload whose worker died mid-file is picked up again (settlements/loading.py).
-    "resume-uploads": {"task": "settlements.tasks.uploads_resume_task", "schedule": 60.0},
-    # Payouts not in the bank by their deposit date: missing; settlements past their lag: overdue.
-    "age-settlements": {"task": "settlements.tasks.settlements_age_task", "schedule": 3600.0},
-    # The month's journals: whatever the subscribers could not post yet (journals/services/run.py).
-    "post-journals": {"task": "journals.tasks.journals_run_task", "schedule": 3600.0},
-}
-
+# What the beat runs and how often: retailsync/beat.py.
 # --- exports ---------------------------------------------------------------------------------
 # Every CSV/XLSX export quotes text that a spreadsheet would run as a formula (retailsync.core.exports).
 from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
 
+from retailsync.beat import CELERY_BEAT_SCHEDULE  # noqa: E402, F401
 from retailsync.core.exports import SafeCSV, SafeXLSX  # noqa: E402
 
 IMPORT_FORMATS = [CSV, XLSX]
