@@ -28,7 +28,15 @@ from typing import IO, Final
 from retailsync.core.money import minor_unit
 
 from .base import ColumnMapping, LineKind, ParsedBatch, ParsedLine, ParseError, Record
-from .csvread import ZERO, CsvSource, currency, decimal, header_index, localize, normalize, require
+from .csvread import (
+    ZERO,
+    CsvSource,
+    currency,
+    decimal,
+    localize,
+    normalize,
+    with_header,
+)
 
 REQUIRED: Final = (
     "Merchant Account",
@@ -93,12 +101,7 @@ class _Batch:
 
 def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterator[Record]:
     src = CsvSource(stream)
-    records = iter(src)
-    header = next(records, None)
-    if header is None:
-        raise ParseError(0, "the file is empty")
-    index = header_index(header)
-    require(index, REQUIRED, 1)
+    records, header, index = with_header(src, REQUIRED)
     columns = {name: index.get(normalize(name)) for name in REQUIRED + OPTIONAL}
     width = len(header)
 

@@ -117,6 +117,20 @@ def header_index(header: Sequence[str]) -> dict[str, int]:
     return {normalize(name): i for i, name in enumerate(header)}
 
 
+def with_header(
+    src: CsvSource, required: Sequence[str]
+) -> tuple[Iterator[list[str]], list[str], dict[str, int]]:
+    """The rows after a one-line header, the header, and its columns by name; refused when
+    the file is empty or a required column is missing."""
+    records = iter(src)
+    header = next(records, None)
+    if header is None:
+        raise ParseError(0, "the file is empty")
+    index = header_index(header)
+    require(index, required, 1)
+    return records, header, index
+
+
 def require(index: dict[str, int], names: Sequence[str], row: int) -> None:
     missing = [name for name in names if normalize(name) not in index]
     if missing:

@@ -23,7 +23,14 @@ from decimal import Decimal
 from typing import IO, Final
 
 from .base import ColumnMapping, LineKind, ParsedBatch, ParsedLine, ParseError, Record
-from .csvread import ZERO, CsvSource, currency, decimal, header_index, normalize, require
+from .csvread import (
+    ZERO,
+    CsvSource,
+    currency,
+    decimal,
+    normalize,
+    with_header,
+)
 
 REQUIRED: Final = (
     "automatic_payout_id",
@@ -83,12 +90,7 @@ class _Payout:
 
 def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterator[Record]:
     src = CsvSource(stream)
-    records = iter(src)
-    header = next(records, None)
-    if header is None:
-        raise ParseError(0, "the file is empty")
-    index = header_index(header)
-    require(index, REQUIRED, 1)
+    records, header, index = with_header(src, REQUIRED)
     width = len(header)
     i_payout, i_txn, i_currency, i_gross, i_fee, i_net, i_category = (
         index[name] for name in REQUIRED
