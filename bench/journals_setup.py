@@ -252,6 +252,8 @@ def settlement_load(orders: int) -> int:
     if upload.status != Upload.Status.DONE:
         raise RuntimeError(f"settlement upload {upload.status}: {upload.errors}")
     kept = SettlementLine.objects.filter(batch_id__in=upload.batch_ids).count()
+    phases = ", ".join(f"{k} {v:.1f} s" for k, v in upload.counts.get("seconds", {}).items())
+    print(f"({rows:,} lines: {phases})", end=" ", flush=True)
     if kept != rows:
         raise RuntimeError(f"the settlement kept {kept} lines of {rows}")
     return rows

@@ -114,12 +114,15 @@ def main() -> int:
         cookies = login(port)
         path = "/reconciliation/?period=2026-10"
         timings: list[float] = []
+        first_ms = 0.0
         for n in range(args.loads + 2):
             t = time.perf_counter()
             status, _, page = request(port, "GET", path, cookies)
             ms = (time.perf_counter() - t) * 1000
             if status != 200 or b'data-figure="settled_net"' not in page:
                 problems.append(f"load {n}: status {status}")
+            if n == 0:  # the rollup takes in the whole seeded month (rollup.py)
+                first_ms = ms
             if n >= 2:  # two warm-up loads: connections and caches, as a live site has them
                 timings.append(ms)
         api_t = time.perf_counter()
@@ -132,12 +135,19 @@ def main() -> int:
     print(f"{'bare SELECT count(*) x2 (baseline)':38} {b50:8.1f} {b95:8.1f}")
     print(f"{'/reconciliation/ (20 loads)':38} {p50:8.1f} {p95:8.1f}   ratio p95 {p95 / b95:.1f}x")
     print(f"{'GET /api/v1/reconciliation/ (once)':38} {api_ms:8.1f}")
+    print(f"{'first load: rollup of the seeded month':38} {first_ms:8.1f}")
     verdict = "PASS" if p95 <= TARGET_P95_MS else "FAIL"
     print(f"target p95 <= {TARGET_P95_MS:.0f} ms: {verdict}")
     for problem in problems:
         print(f"PROBLEM: {problem}")
     harness.RESULTS.mkdir(exist_ok=True)
-    report: dict[str, Any] = {"p50_ms": p50, "p95_ms": p95, "bare_p95_ms": b95, "api_ms": api_ms}
+    report: dict[str, Any] = {
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "bare_p95_ms": b95,
+        "api_ms": api_ms,
+        "first_ms": first_ms,
+    }
     return harness.report_save(
         harness.RESULTS / f"reconciliation-{int(time.time())}.json", report, started, problems
     )

@@ -17,4 +17,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "age-settlements": {"task": "settlements.tasks.settlements_age_task", "schedule": 3600.0},
     # The month's journals: whatever the subscribers could not post yet (journals/services/run.py).
     "post-journals": {"task": "journals.tasks.journals_run_task", "schedule": 3600.0},
+    # The dashboard's rollup takes in the days written since (reconciliation/rollup.py).
+    "refresh-reconciliation": {
+        "task": "retailsync.reconciliation.tasks.rollup_refresh_task",
+        "schedule": 60.0,
+    },
 }

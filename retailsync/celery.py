@@ -11,7 +11,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retailsync.settings")
 app = Celery("retailsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    lambda: ["retailsync.core", "orders", "inventory", "settlements", "returns", "journals"]
+    lambda: [
+        "retailsync.core",
+        "orders",
+        "inventory",
+        "settlements",
+        "returns",
+        "journals",
+        "retailsync.reconciliation",
+    ]
 )
 
 

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "settlements.apps.SettlementsConfig",
     "returns.apps.ReturnsConfig",
     "journals.apps.JournalsConfig",
+    "retailsync.reconciliation.apps.ReconciliationConfig",  # the dashboard's daily rollup
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ from itertools import pairwise
 from typing import Any
 
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from journals.models import JournalEntry, JournalLine
@@ -108,6 +109,10 @@ class Scope:
     legal_entity: str = ""
 
 
+# Per figure: its total per channel and day.
+ByDay = dict[str, dict[tuple[int, date], Decimal]]
+
+
 def _range(field_name: str, scope: Scope, as_dates: bool = False) -> Q:
     start, end = (scope.period.start, scope.period.end) if as_dates else scope.period.bounds()
     return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
@@ -117,95 +122,107 @@ def _share(total: str, part: str, whole: str) -> ExpressionWrapper[Any]:
     return ExpressionWrapper(F(total) * F(part) / F(whole), output_field=_MONEY)
 
 
-# Each figure: the records behind it (for the drill-down) and what they add up to, grouped by
-# the channel they belong to.
+# The figures are read a table at a time: a `Pass` is one grouped query over one table's records
+# (by channel and day), adding up each of its figures with its own condition. The settlement
+# lines' three figures are one scan of them, and the daily trend comes from the same rows as the
+# table. The passes with a `rollup` name are the large ones: on PostgreSQL they are read from
+# the daily rollup (rollup.py), which runs these same queries over the days a write touched.
+@dataclass(frozen=True, slots=True)
+class Pass:
+    base: Callable[[], QuerySet[Any]]  # the records that count, on any day
+    channel: str  # the lookup from a record to its channel id
+    when: str  # the lookup of the record's date or time (the period's and the trend's)
+    figures: dict[str, tuple[Any, Q | None]]  # name: (amount summed, which records count)
+    rollup: str = ""
+
+    @property
+    def dated(self) -> bool:
+        return self.when.endswith(("_on", "_date"))
+
+    def records(self, scope: Scope) -> QuerySet[Any]:
+        return self.base().filter(_range(self.when, scope, as_dates=self.dated))
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
+    """One figure's records (for the drill-down) and what they add up to."""
+
     records: Callable[[Scope], QuerySet[Any]]
-    channel: str  # the lookup from a record to its channel id
-    amount: Any  # an expression summed per channel
-    when: str  # the lookup of the record's date, for the daily trend
+    channel: str
+    amount: Any
 
 
-def _orders(s: Scope) -> QuerySet[Order]:
-    return Order.objects.filter(_range("placed_at", s))
+PASSES: tuple[Pass, ...] = (
+    Pass(Order.objects.all, "channel_id", "placed_at", {"orders": (F("total"), None)}, "orders"),
+    Pass(
+        ShipmentLine.objects.all,
+        "line__order__channel_id",
+        "shipment__shipped_at",
+        {"shipped": (_share("line__total", "quantity", "line__quantity"), None)},
+        "shipped",
+    ),
+    Pass(
+        lambda: OrderLine.objects.filter(quantity_cancelled__gt=0),
+        "order__channel_id",
+        "order__cancelled_at",
+        {"cancelled": (_share("total", "quantity_cancelled", "quantity"), None)},
+    ),
+    Pass(
+        lambda: RefundPayment.objects.filter(status=RefundPayment.Status.DONE),
+        "ret__channel_id",
+        "created_at",
+        {"refunded": (F("amount"), None)},
+    ),
+    Pass(
+        ExpectedSettlement.objects.all,
+        "order__channel_id",
+        "expected_on",
+        {"expected": (F("gross"), None)},
+        "expected",
+    ),
+    Pass(
+        lambda: SettlementLine.objects.filter(batch__is_statement=False),
+        "batch__channel_id",
+        "posted_at",
+        {
+            "settled_gross": (F("gross"), Q(kind__in=[*SALE_KINDS, LineKind.REFUND.value])),
+            # Fee lines carry their amount in `fee` (parsers/base.py), like a charge's own fee.
+            "fees": (F("fee"), None),
+            "settled_net": (F("net"), ~Q(kind=LineKind.PAYOUT.value)),
+        },
+        "lines",
+    ),
+    Pass(
+        lambda: SettlementBatch.objects.filter(is_statement=False),
+        "channel_id",
+        "deposit_date",
+        {"payouts": (F("payout_amount"), None)},
+    ),
+    Pass(
+        lambda: SettlementBatch.objects.filter(deposit_line__isnull=False),
+        "channel_id",
+        "deposited_on",
+        {"deposited": (F("deposit_line__net"), None)},
+    ),
+    # What went to the ERP: the debits of the channel's posted entries (each entry balances).
+    Pass(
+        lambda: JournalLine.objects.filter(entry__status=JournalEntry.Status.POSTED),
+        "entry__channel_id",
+        "entry__posting_date",
+        {"posted": (F("debit"), None)},
+    ),
+)
 
 
-def _shipped(s: Scope) -> QuerySet[ShipmentLine]:
-    return ShipmentLine.objects.filter(_range("shipment__shipped_at", s))
-
-
-def _cancelled(s: Scope) -> QuerySet[OrderLine]:
-    return OrderLine.objects.filter(_range("order__cancelled_at", s), quantity_cancelled__gt=0)
-
-
-def _refunded(s: Scope) -> QuerySet[RefundPayment]:
-    return RefundPayment.objects.filter(_range("created_at", s), status=RefundPayment.Status.DONE)
-
-
-def _expected(s: Scope) -> QuerySet[ExpectedSettlement]:
-    return ExpectedSettlement.objects.filter(_range("expected_on", s, as_dates=True))
-
-
-def _lines(s: Scope) -> QuerySet[SettlementLine]:
-    return SettlementLine.objects.filter(_range("posted_at", s), batch__is_statement=False)
-
-
-def _payouts(s: Scope) -> QuerySet[SettlementBatch]:
-    return SettlementBatch.objects.filter(
-        _range("deposit_date", s, as_dates=True), is_statement=False
-    )
-
-
-def _deposited(s: Scope) -> QuerySet[SettlementBatch]:
-    return SettlementBatch.objects.filter(
-        _range("deposited_on", s, as_dates=True), deposit_line__isnull=False
-    )
+def _records(source: Pass, only: Q | None) -> Callable[[Scope], QuerySet[Any]]:
+    return source.records if only is None else lambda s: source.records(s).filter(only)
 
 
 FIGURE_SOURCES: dict[str, Figure] = {
-    "orders": Figure(_orders, "channel_id", F("total"), "placed_at"),
-    "shipped": Figure(
-        _shipped,
-        "line__order__channel_id",
-        _share("line__total", "quantity", "line__quantity"),
-        "shipment__shipped_at",
-    ),
-    "cancelled": Figure(
-        _cancelled,
-        "order__channel_id",
-        _share("total", "quantity_cancelled", "quantity"),
-        "order__cancelled_at",
-    ),
-    "refunded": Figure(_refunded, "ret__channel_id", F("amount"), "created_at"),
-    "expected": Figure(_expected, "order__channel_id", F("gross"), "expected_on"),
-    "settled_gross": Figure(
-        lambda s: _lines(s).filter(kind__in=[*SALE_KINDS, LineKind.REFUND.value]),
-        "batch__channel_id",
-        F("gross"),
-        "posted_at",
-    ),
-    # Fee lines carry their amount in `fee` (parsers/base.py), like a charge's own fee.
-    "fees": Figure(_lines, "batch__channel_id", F("fee"), "posted_at"),
-    "settled_net": Figure(
-        lambda s: _lines(s).exclude(kind=LineKind.PAYOUT.value),
-        "batch__channel_id",
-        F("net"),
-        "posted_at",
-    ),
-    "payouts": Figure(_payouts, "channel_id", F("payout_amount"), "deposit_date"),
-    "deposited": Figure(_deposited, "channel_id", F("deposit_line__net"), "deposited_on"),
+    name: Figure(_records(source, only), source.channel, amount)
+    for source in PASSES
+    for name, (amount, only) in source.figures.items()
 }
-
-
-def _posted(s: Scope) -> QuerySet[JournalLine]:
-    return JournalLine.objects.filter(
-        _range("entry__posting_date", s, as_dates=True), entry__status=JournalEntry.Status.POSTED
-    )
-
-
-# What went to the ERP: the debits of the channel's posted entries (each entry balances).
-FIGURE_SOURCES["posted"] = Figure(_posted, "entry__channel_id", F("debit"), "entry__posting_date")
 
 
 def _channels(scope: Scope) -> QuerySet[Channel]:
@@ -230,47 +247,80 @@ def figure_total(name: str, records: QuerySet[Any]) -> Decimal:
     return Decimal(str(total)) if total is not None else ZERO
 
 
-def figures_read(scope: Scope) -> list[Row]:
+def pass_by_day(
+    source: Pass, runs: list[tuple[date, date]] | None, ids: list[int] | None = None
+) -> ByDay:
+    """A pass's figures per channel and day over the days in `runs` ([start, end) ranges;
+    None: every day), in the channels `ids` (None: all)."""
+    records = source.base()
+    if ids is not None:
+        records = records.filter(**{f"{source.channel}__in": ids})
+    if runs is not None:
+        window = Q(pk__in=[])
+        for start, end in runs:
+            window |= _range(source.when, Scope(Period(start, end)), as_dates=source.dated)
+        records = records.filter(window)
+    day = source.when
+    if not source.dated:
+        records = records.annotate(day=TruncDate(day))
+        day = "day"
+    sums = {name: Sum(amount, filter=only) for name, (amount, only) in source.figures.items()}
+    found: ByDay = {name: {} for name in source.figures}
+    for item in records.values(source.channel, day).annotate(**sums).order_by():
+        when = item[day]
+        if when is None:
+            continue
+        key = (item[source.channel], when.date() if isinstance(when, datetime) else when)
+        for name in source.figures:
+            if item[name] is not None:
+                found[name][key] = Decimal(str(item[name]))
+    return found
+
+
+def figures_by_day(scope: Scope) -> ByDay:
+    """Every figure per channel and day in scope: the large ones from the rollup (brought up
+    to date first), the others one grouped query per table."""
+    from .rollup import rollup_read, rollup_refresh, rollup_used
+
+    ids = list(_channels(scope).values_list("pk", flat=True))
+    found: ByDay = {}
+    rolled = [name for s in PASSES if s.rollup for name in s.figures] if rollup_used() else []
+    if rolled:
+        rollup_refresh()
+        found.update(rollup_read(rolled, ids, scope.period.start, scope.period.end))
+    period = [(scope.period.start, scope.period.end)]
+    for source in PASSES:
+        if not set(source.figures) & set(rolled):
+            found.update(pass_by_day(source, period, ids))
+    return found
+
+
+def figures_read(scope: Scope, by_day: ByDay | None = None) -> list[Row]:
     """One row per channel in scope (and its currency), every figure filled in."""
+    by_day = figures_by_day(scope) if by_day is None else by_day
     channels = list(_channels(scope))
     rows = {c.pk: Row(c.legal_entity.code, c.code, c.pk, c.currency) for c in channels}
-    for name, source in FIGURE_SOURCES.items():
-        grouped = (
-            source.records(scope)
-            .filter(**{f"{source.channel}__in": list(rows)})
-            .values(source.channel)
-            .annotate(total=Sum(source.amount))
-            .order_by()
-        )
-        for item in grouped:
-            row = rows[item[source.channel]]
-            row.figures[name] = quantize(Decimal(str(item["total"] or 0)), row.currency)
+    for name, amounts in by_day.items():
+        for row in rows.values():
+            row.figures[name] = ZERO
+        for (channel_id, _day), amount in amounts.items():
+            if channel_id in rows:
+                rows[channel_id].figures[name] += amount
     for row in rows.values():
-        for name in FIGURE_SOURCES:
-            row.figures.setdefault(name, ZERO)
+        row.figures = {n: quantize(v, row.currency) for n, v in row.figures.items()}
     return list(rows.values())
 
 
-def daily_series(scope: Scope, names: Iterable[str]) -> dict[str, dict[date, Decimal]]:
+def daily_series(
+    scope: Scope, names: Iterable[str], by_day: ByDay | None = None
+) -> dict[str, dict[date, Decimal]]:
     """Per figure, its total per day of the period (all channels in scope, in their own
     currencies added only when the scope is one currency: the caller decides)."""
-    from django.db.models.functions import TruncDate
-
-    ids = list(_channels(scope).values_list("pk", flat=True))
+    by_day = figures_by_day(scope) if by_day is None else by_day
     series: dict[str, dict[date, Decimal]] = {}
     for name in names:
-        source = FIGURE_SOURCES[name]
-        day = source.when
-        records = source.records(scope).filter(**{f"{source.channel}__in": ids})
-        if not day.endswith(("_on", "_date")):
-            records = records.annotate(day=TruncDate(day))
-            day = "day"
-        values = records.values(day).annotate(total=Sum(source.amount)).order_by(day)
-        series[name] = {
-            (v[day].date() if isinstance(v[day], datetime) else v[day]): Decimal(
-                str(v["total"] or 0)
-            )
-            for v in values
-            if v[day] is not None
-        }
+        days: dict[date, Decimal] = {}
+        for (_channel_id, day), amount in sorted(by_day[name].items(), key=lambda i: i[0][1]):
+            days[day] = days.get(day, ZERO) + amount
+        series[name] = days
     return series

@@ -28,6 +28,7 @@ from .figures import (
     daily_series,
     figure_records,
     figure_total,
+    figures_by_day,
     figures_read,
 )
 
@@ -106,10 +107,11 @@ def _match_rates(scope: Scope) -> dict[str, Decimal]:
 
 
 def reconciliation_context(scope: Scope) -> dict[str, Any]:
-    rows = figures_read(scope)
+    by_day = figures_by_day(scope)  # the table and the trend from the same rows
+    rows = figures_read(scope, by_day)
     currencies = {r.currency for r in rows}
     days = scope.period.days()
-    trend = daily_series(scope, TREND) if len(currencies) == 1 else {}
+    trend = daily_series(scope, TREND, by_day) if len(currencies) == 1 else {}
     ages = _exception_ages()
     rates = _match_rates(scope)
     return {
