@@ -37,6 +37,8 @@ from .exceptions import REASONS, Finding, findings_raise
 from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
 from .verdicts import VERDICTS, Verdict, side_sql, verdicts_drop, verdicts_judge
 
+_LABELS_CHUNK = 10_000
+
 
 def provider_settings(provider: str) -> ProviderSettings:
     found = ProviderSettings.objects.filter(provider=provider).first()
@@ -79,15 +81,19 @@ def _apply(batch: SettlementBatch) -> None:
 
 
 def _findings(batch: SettlementBatch, flagged: Sequence[Verdict]) -> list[Finding]:
-    labels = dict(
-        Order.objects.filter(pk__in={v.order_id for v in flagged}).values_list("pk", "order_number")
-    )
-    externals = dict(
-        Order.objects.filter(pk__in={v.order_id for v in flagged}).values_list("pk", "external_id")
-    )
+    # The number people know each order by, a chunk of ids per query (a marketplace file can
+    # flag more orders than a statement takes parameters).
+    ids = sorted({v.order_id for v in flagged})
+    labels: dict[int, str] = {}
+    for start in range(0, len(ids), _LABELS_CHUNK):
+        chunk = ids[start : start + _LABELS_CHUNK]
+        for pk, number, external in Order.objects.filter(pk__in=chunk).values_list(
+            "pk", "order_number", "external_id"
+        ):
+            labels[pk] = number or external
     findings = []
     for v in flagged:
-        label = labels.get(v.order_id) or externals.get(v.order_id) or str(v.order_id)
+        label = labels.get(v.order_id) or str(v.order_id)
         key = (
             f"settlement:chargeback:{v.order_id}"
             if v.reason == "chargeback"

@@ -86,6 +86,22 @@ def test_a_payout_is_matched_with_its_variances_queued(stripe_orders: Any) -> No
     assert settled["ch_A1001"] == "settled" and settled["ch_B1002"] == "variance"
 
 
+def test_orders_are_named_when_more_are_flagged_than_one_lookup_takes(
+    stripe_orders: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A marketplace file flagged 200,000 orders: more ids than one statement takes (65,535
+    parameters). The numbers people know them by are read a chunk at a time."""
+    import settlements.matching as matching
+
+    monkeypatch.setattr(matching, "_LABELS_CHUNK", 1)  # each flagged order its own chunk
+    assert upload("flows/stripe_po_first.csv", "stripe").status == Upload.Status.DONE
+    assert open_exceptions() == {
+        "fee_variance": "#1002",
+        "split_incomplete": "#1003",
+        "no_order": "#9999",
+    }
+
+
 def test_the_same_file_again_adds_nothing_and_a_rerun_changes_nothing(stripe_orders: Any) -> None:
     first = upload("flows/stripe_po_first.csv", "stripe")
     again = upload("flows/stripe_po_first.csv", "stripe")
