@@ -259,7 +259,11 @@ class SourceType(models.TextChoices):
 class JournalLineSource(models.Model):
     """A source record's part of a line; a line's sources add up to its amount."""
 
-    line = models.ForeignKey(JournalLine, on_delete=models.PROTECT, related_name="sources")
+    # Checked a statement at a time (retailsync/core/statement_keys.py, migration 0003): a
+    # month's two million links, one row at a time, were a third of the journal run.
+    line = models.ForeignKey(
+        JournalLine, on_delete=models.PROTECT, related_name="sources", db_constraint=False
+    )
     source_type = models.CharField(max_length=20, choices=SourceType.choices)
     source_id = models.BigIntegerField()
     amount = Amount()

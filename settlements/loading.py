@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from django.contrib.auth.models import User
 from django.core.files.base import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from retailsync.core.correlation import ensure_correlation_id
@@ -31,10 +31,19 @@ from retailsync.core.models import Channel
 from retailsync.core.services import exception_raise
 
 from .batches import batches_save, batches_totals
-from .models import BANK_FORMATS, ProviderSettings, SettlementLine, Upload
+from .models import BANK_FORMATS, ProviderSettings, SettlementBatch, SettlementLine, Upload
 from .parsers import PARSERS
 from .parsers.base import ColumnMapping, ParsedBatch, ParsedLine, ParseError
-from .staging import analyze, lines_commit, staging_create, staging_drop, staging_write
+from .staging import (
+    FRESH,
+    analyze,
+    fresh_create,
+    fresh_drop,
+    lines_commit,
+    staging_create,
+    staging_drop,
+    staging_write,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +162,18 @@ def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], in
     return batches, staged
 
 
+def _all_new(upload: Upload, kept: list[SettlementBatch]) -> bool:
+    """Every batch of the file is new (no line kept, never matched): matched while staged.
+    Otherwise (a batch an earlier file began, a bank statement, the demo's SQLite) the lines
+    are kept first and the batches matched over them, as a re-run is."""
+    return (
+        connection.vendor == "postgresql"
+        and upload.provider not in BANK_FORMATS
+        and all(b.matched_at is None for b in kept)
+        and not SettlementLine.objects.filter(batch__in=kept).exists()
+    )
+
+
 def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     """Read, keep and match one upload (the Celery task's body)."""
     from .matching import batches_match  # the rules need the batches kept first
@@ -172,8 +193,12 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         read = time.perf_counter()
         with transaction.atomic():
             kept = batches_save(upload, list(batches.values()), now=now)
-            new_lines = lines_commit(upload.provider)
-            batches_totals([b.pk for b in kept])
+            fresh = _all_new(upload, kept)
+            if fresh:  # their lines go in as they are matched, each written once
+                new_lines = fresh_create(upload.provider)
+            else:
+                new_lines = lines_commit(upload.provider)
+                batches_totals([b.pk for b in kept])
     except ParseError as problem:
         staging_drop()
         return _failed(upload, problem, now=now)
@@ -187,12 +212,19 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         logger.exception("%s parser failed on upload %s", upload.provider, upload.pk)
         return _failed(upload, ParseError(0, f"the file could not be read: {problem}"), now=now)
     staging_drop()
-    if new_lines > ANALYZE_AFTER:
+    if new_lines > ANALYZE_AFTER and not fresh:
         analyze(SettlementLine._meta.db_table)
     ids = [b.pk for b in kept]
     kept_at = time.perf_counter()
     _beat(upload, status=Upload.Status.MATCHING, progress=90, rows=rows, batch_ids=ids)
-    counts = batches_match(ids, now=now)
+    try:
+        counts = batches_match(
+            ids, now=now, source=FRESH if fresh else SettlementLine._meta.db_table
+        )
+    finally:
+        fresh_drop()
+    if new_lines > ANALYZE_AFTER and fresh:
+        analyze(SettlementLine._meta.db_table)
     seconds = {
         "read": round(read - started, 3),
         "keep": round(kept_at - read, 3),

@@ -258,9 +258,15 @@ class ExpectedSettlement(models.Model):
 
 class SettlementLine(models.Model):
     # Indexed by (batch, outcome) below: a second index on the batch alone would only slow the
-    # load of a million-line file.
+    # load of a million-line file. The batch, order and expectation are foreign keys checked a
+    # statement at a time (retailsync/core/statement_keys.py, migration 0003): a million-line
+    # file made three million checks of one row each at commit.
     batch = models.ForeignKey(
-        SettlementBatch, on_delete=models.CASCADE, related_name="lines", db_index=False
+        SettlementBatch,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
     )
     provider = models.CharField(max_length=16, choices=Provider.choices)
     line_key = models.CharField(max_length=200)
@@ -280,7 +286,9 @@ class SettlementLine(models.Model):
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.UNMATCHED)
     rule = models.CharField(max_length=20, blank=True)
     reason = models.CharField(max_length=32, blank=True, help_text="Why it is not matched.")
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False
+    )
     expected = models.ForeignKey(
         ExpectedSettlement,
         null=True,
@@ -288,6 +296,7 @@ class SettlementLine(models.Model):
         on_delete=models.SET_NULL,
         related_name="lines",
         db_index=False,  # read from the line, never looked up by
+        db_constraint=False,
     )
     variance = OptionalAmount()
     manual = models.BooleanField(default=False, help_text="Set by a person; re-runs keep it.")
@@ -299,6 +308,13 @@ class SettlementLine(models.Model):
         ]
         indexes = [
             models.Index(fields=["batch", "outcome"]),
+            # The few lines waiting for the rest of a split payment, found by order when a new
+            # file may bring it (matching.batches_match): without it, a scan of every line.
+            models.Index(
+                fields=["order"],
+                condition=models.Q(reason="split_incomplete", manual=False),
+                name="line_split_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,7 +31,7 @@ from ..models import (
     SettlementBatch,
     SettlementLine,
 )
-from ..staging import analyze
+from ..staging import FRESH_COLUMNS, analyze
 from .deposits import deposits_match
 from .exceptions import REASONS, Finding, findings_raise
 from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
@@ -45,8 +45,8 @@ def provider_settings(provider: str) -> ProviderSettings:
     return found or ProviderSettings(provider=provider)
 
 
-def _apply(batch: SettlementBatch) -> None:
-    """Write every open line's link and verdict in one statement."""
+def _judged_sql(source: str, columns: str) -> str:
+    """The batch's open lines in `source` (`columns` of each) with their link and verdict."""
     kinds = ", ".join(f"'{k.value}'" for k in BATCH_KINDS)
     # The provider's transfer is the batch's own whatever ids it carries (PayPal gives its
     # withdrawal a transaction id); other batch kinds only when they name no order or payment.
@@ -55,26 +55,43 @@ def _apply(batch: SettlementBatch) -> None:
     batch_item = (
         f"(l.kind = 'payout' OR (l.kind IN ({kinds}) AND l.order_ref = '' AND l.related_ref = ''))"
     )
+    return f"""
+        SELECT {columns}, k.order_id AS order_id, v.expected_id AS expected_id,
+          CASE WHEN k.line_id IS NOT NULL THEN k.rule
+               WHEN l.kind = 'payout' THEN 'payout'
+               WHEN {batch_item} THEN 'batch' ELSE '' END AS rule,
+          CASE WHEN k.line_id IS NOT NULL THEN v.outcome
+               WHEN {batch_item} THEN 'matched' ELSE 'unmatched' END AS outcome,
+          CASE WHEN k.line_id IS NOT NULL THEN v.reason
+               WHEN {batch_item} THEN '' ELSE 'no_order' END AS reason
+        FROM {source} l
+        LEFT JOIN {LINKS} k ON k.line_id = l.id
+        LEFT JOIN {VERDICTS} v ON v.order_id = k.order_id AND v.side = {side_sql("l")}
+        WHERE l.batch_id = %s AND NOT l.manual
+    """
+
+
+def _apply(batch: SettlementBatch, source: str) -> None:
+    """Write every open line's link and verdict in one statement: over the lines kept (a
+    re-run), or as a new batch's staged lines go in (staging.FRESH), each written once."""
     with connection.cursor() as cursor:
+        if source == LINE:
+            cursor.execute(
+                f"""
+                UPDATE {LINE} SET order_id = x.order_id, rule = x.rule, outcome = x.outcome,
+                       reason = x.reason, expected_id = x.expected_id
+                FROM ({_judged_sql(LINE, "l.id AS id")}) x
+                WHERE {LINE}.id = x.id
+                """,
+                [batch.pk],
+            )
+            return
+        data = ", ".join(f'"{c}"' for c in FRESH_COLUMNS)
         cursor.execute(
             f"""
-            UPDATE {LINE} SET order_id = x.order_id, rule = x.rule, outcome = x.outcome,
-                   reason = x.reason, expected_id = x.expected_id
-            FROM (
-                SELECT l.id AS id, k.order_id AS order_id, v.expected_id AS expected_id,
-                  CASE WHEN k.line_id IS NOT NULL THEN k.rule
-                       WHEN l.kind = 'payout' THEN 'payout'
-                       WHEN {batch_item} THEN 'batch' ELSE '' END AS rule,
-                  CASE WHEN k.line_id IS NOT NULL THEN v.outcome
-                       WHEN {batch_item} THEN 'matched' ELSE 'unmatched' END AS outcome,
-                  CASE WHEN k.line_id IS NOT NULL THEN v.reason
-                       WHEN {batch_item} THEN '' ELSE 'no_order' END AS reason
-                FROM {LINE} l
-                LEFT JOIN {LINKS} k ON k.line_id = l.id
-                LEFT JOIN {VERDICTS} v ON v.order_id = k.order_id AND v.side = {side_sql("l")}
-                WHERE l.batch_id = %s AND NOT l.manual
-            ) x
-            WHERE {LINE}.id = x.id
+            INSERT INTO {LINE} ({data}, order_id, expected_id, rule, outcome, reason)
+            SELECT x.* FROM ({_judged_sql(source, ", ".join(f'l."{c}"' for c in FRESH_COLUMNS))}) x
+            ON CONFLICT (provider, line_key) DO NOTHING
             """,
             [batch.pk],
         )
@@ -193,22 +210,25 @@ def _expectations_settle(*, now: datetime) -> None:
         )
 
 
-def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> MatchRun:
-    """One run of the rules over one batch."""
+def batch_match(
+    batch: SettlementBatch, *, now: datetime, user: Any = None, source: str = LINE
+) -> MatchRun:
+    """One run of the rules over one batch: over its lines kept, or (`source` staging.FRESH)
+    over a new batch's lines still staged, which go in with their outcomes."""
     settings = provider_settings(batch.provider)
     by = user if user is not None and user.is_authenticated else None
     run = MatchRun.objects.create(batch=batch, started_at=now, by=by)
     with transaction.atomic():
         counts: dict[str, int] = {}
         if not batch.is_statement:
-            if batch.matched_at is not None:  # a re-run: start from the rules' blank page
+            if source == LINE and batch.matched_at is not None:  # a re-run: a blank page
                 SettlementLine.objects.filter(batch=batch, manual=False).update(
                     outcome=Outcome.UNMATCHED, order=None, expected=None, rule="", reason=""
                 )
-            counts = links_find(batch, settings)
-            judged = verdicts_judge(batch, settings)
+            counts = links_find(batch, settings, source)
+            judged = verdicts_judge(batch, settings, source)
             analyze(VERDICTS)
-            _apply(batch)
+            _apply(batch, source)
             _expectations_settle(now=now)
             links_drop()
             verdicts_drop()
@@ -274,13 +294,14 @@ def batch_match(batch: SettlementBatch, *, now: datetime, user: Any = None) -> M
     return run
 
 
-def batches_match(batch_ids: Sequence[int], *, now: datetime) -> dict[str, int]:
-    """Match an upload's batches, then payouts to deposits; the upload's summary counts."""
+def batches_match(batch_ids: Sequence[int], *, now: datetime, source: str = LINE) -> dict[str, int]:
+    """Match an upload's batches (their lines kept, or still staged: `batch_match`), then
+    payouts to deposits; the upload's summary counts."""
     batches = list(
         SettlementBatch.objects.filter(pk__in=batch_ids).select_related("channel__legal_entity")
     )
     for batch in batches:
-        batch_match(batch, now=now)
+        batch_match(batch, now=now, source=source)
     # The rest of a split payment arriving in this upload completes what an earlier batch left
     # `split_incomplete`: that batch is matched again (once), now that it can see the rest.
     waiting = (

@@ -72,7 +72,7 @@ def _d(value: object) -> Decimal:
     return Decimal(str(value)) if value is not None else _ZERO
 
 
-def _groups_sql() -> str:
+def _groups_sql(source: str) -> str:
     """Per order and side: what this batch brought, what earlier batches settled, and what
     was expected; one statement, read in chunks."""
     side = side_sql("l")
@@ -86,7 +86,7 @@ def _groups_sql() -> str:
         SELECT k.order_id, {side} AS side, MIN(l.currency) AS currency,
                COUNT(DISTINCT l.currency) AS currencies,
                SUM({sale}) + SUM({refund_or_cb}) AS gross, SUM({fee}) AS fee
-        FROM {LINKS} k JOIN {LINE} l ON l.id = k.line_id
+        FROM {LINKS} k JOIN {source} l ON l.id = k.line_id
         GROUP BY k.order_id, {side}
     ), earlier AS (
         SELECT l.order_id, {side} AS side, SUM({sale}) + SUM({refund_or_cb}) AS gross,
@@ -139,13 +139,15 @@ class Judged:
     groups: int = 0
 
 
-def verdicts_judge(batch: SettlementBatch, settings: ProviderSettings) -> Judged:
+def verdicts_judge(
+    batch: SettlementBatch, settings: ProviderSettings, source: str = LINE
+) -> Judged:
     """Judge every linked order's lines, a chunk at a time, into the run's verdicts table:
     memory holds a chunk, not the batch."""
     _verdicts_create()
     judged = Judged([], [])
     with connection.chunked_cursor() as reading:
-        reading.execute(_groups_sql(), [batch.pk])
+        reading.execute(_groups_sql(source), [batch.pk])
         while rows := reading.fetchmany(_CHUNK):
             verdicts = [verdict_of(_group(tuple(row)), settings) for row in rows]
             _verdicts_write(verdicts)

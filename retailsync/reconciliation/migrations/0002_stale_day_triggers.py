@@ -1,22 +1,10 @@
 """The triggers that note which days of the rolled-up figures a write touched (rollup.py).
 PostgreSQL only: the demo's SQLite reads the figures live."""
 
-from typing import Any
-
 from django.db import migrations
 
+from retailsync.core.statement_keys import postgresql_run
 from retailsync.reconciliation.rollup import triggers_drop_sql, triggers_sql
-
-
-def _run(statements: list[str]) -> Any:
-    def run(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            with schema_editor.connection.cursor() as cursor:
-                cursor.execute(statement)  # no parameters: its % are PL/pgSQL format()'s
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -27,5 +15,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_run(triggers_sql()), _run(triggers_drop_sql())),
+        migrations.RunPython(*postgresql_run(triggers_sql(), triggers_drop_sql())),
     ]
