@@ -194,8 +194,10 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         with transaction.atomic():
             kept = batches_save(upload, list(batches.values()), now=now)
             fresh = _all_new(upload, kept)
+            staged: dict[int, int] = {}
             if fresh:  # their lines go in as they are matched, each written once
-                new_lines = fresh_create(upload.provider)
+                staged = fresh_create(upload.provider)
+                new_lines = sum(staged.values())
             else:
                 new_lines = lines_commit(upload.provider)
                 batches_totals([b.pk for b in kept])
@@ -219,12 +221,14 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     _beat(upload, status=Upload.Status.MATCHING, progress=90, rows=rows, batch_ids=ids)
     try:
         counts = batches_match(
-            ids, now=now, source=FRESH if fresh else SettlementLine._meta.db_table
+            ids, now=now, source=FRESH if fresh else SettlementLine._meta.db_table, staged=staged
         )
     finally:
         fresh_drop()
-    if new_lines > ANALYZE_AFTER and fresh:
-        analyze(SettlementLine._meta.db_table)
+    if fresh:  # what went in: the batches were new, every line of theirs is
+        new_lines = counts["lines"]
+        if new_lines > ANALYZE_AFTER:
+            analyze(SettlementLine._meta.db_table)
     seconds = {
         "read": round(read - started, 3),
         "keep": round(kept_at - read, 3),

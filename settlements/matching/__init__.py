@@ -35,9 +35,10 @@ from ..staging import FRESH_COLUMNS, analyze
 from .deposits import deposits_match
 from .exceptions import REASONS, Finding, findings_raise
 from .rules import BATCH_KINDS, LINE, LINKS, links_drop, links_find
-from .verdicts import VERDICTS, Verdict, side_sql, verdicts_drop, verdicts_judge
+from .verdicts import VERDICTS, Judged, Verdict, side_sql, verdicts_drop, verdicts_judge
 
 _LABELS_CHUNK = 10_000
+MATCH_WORK_MEM = "64MB"  # per sort or hash of a match's statements (one worker, one at a time)
 
 
 def provider_settings(provider: str) -> ProviderSettings:
@@ -71,7 +72,7 @@ def _judged_sql(source: str, columns: str) -> str:
     """
 
 
-def _apply(batch: SettlementBatch, source: str) -> None:
+def _apply(batch: SettlementBatch, source: str) -> int:
     """Write every open line's link and verdict in one statement: over the lines kept (a
     re-run), or as a new batch's staged lines go in (staging.FRESH), each written once."""
     with connection.cursor() as cursor:
@@ -85,7 +86,7 @@ def _apply(batch: SettlementBatch, source: str) -> None:
                 """,
                 [batch.pk],
             )
-            return
+            return int(cursor.rowcount)
         data = ", ".join(f'"{c}"' for c in FRESH_COLUMNS)
         cursor.execute(
             f"""
@@ -95,6 +96,7 @@ def _apply(batch: SettlementBatch, source: str) -> None:
             """,
             [batch.pk],
         )
+        return int(cursor.rowcount)
 
 
 def _findings(batch: SettlementBatch, flagged: Sequence[Verdict]) -> list[Finding]:
@@ -210,25 +212,48 @@ def _expectations_settle(*, now: datetime) -> None:
         )
 
 
+def _judge(
+    batch: SettlementBatch, settings: ProviderSettings, source: str, staged: int | None
+) -> tuple[dict[str, int], Judged]:
+    """Link, judge and write the batch's lines; `staged` of them when they go in from
+    `source`. Some already known (the INSERT left them out): judged again over those kept."""
+    counts = links_find(batch, settings, source)
+    judged = verdicts_judge(batch, settings, source)
+    analyze(VERDICTS)
+    written = _apply(batch, source)
+    if source != LINE and staged is not None and written < staged:
+        links_drop()
+        verdicts_drop()
+        return _judge(batch, settings, LINE, None)
+    return counts, judged
+
+
 def batch_match(
-    batch: SettlementBatch, *, now: datetime, user: Any = None, source: str = LINE
+    batch: SettlementBatch,
+    *,
+    now: datetime,
+    user: Any = None,
+    source: str = LINE,
+    staged: int | None = None,
 ) -> MatchRun:
     """One run of the rules over one batch: over its lines kept, or (`source` staging.FRESH)
-    over a new batch's lines still staged, which go in with their outcomes."""
+    over a new batch's `staged` lines, which go in with their outcomes."""
     settings = provider_settings(batch.provider)
     by = user if user is not None and user.is_authenticated else None
     run = MatchRun.objects.create(batch=batch, started_at=now, by=by)
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The hash joins of a million lines to their links and verdicts, in memory rather
+            # than spilled in batches to disk (the default is 4 MB); this transaction only.
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'")
         counts: dict[str, int] = {}
         if not batch.is_statement:
             if source == LINE and batch.matched_at is not None:  # a re-run: a blank page
                 SettlementLine.objects.filter(batch=batch, manual=False).update(
                     outcome=Outcome.UNMATCHED, order=None, expected=None, rule="", reason=""
                 )
-            counts = links_find(batch, settings, source)
-            judged = verdicts_judge(batch, settings, source)
-            analyze(VERDICTS)
-            _apply(batch, source)
+            counts, judged = _judge(batch, settings, source, staged)
             _expectations_settle(now=now)
             links_drop()
             verdicts_drop()
@@ -294,14 +319,20 @@ def batch_match(
     return run
 
 
-def batches_match(batch_ids: Sequence[int], *, now: datetime, source: str = LINE) -> dict[str, int]:
+def batches_match(
+    batch_ids: Sequence[int],
+    *,
+    now: datetime,
+    source: str = LINE,
+    staged: dict[int, int] | None = None,
+) -> dict[str, int]:
     """Match an upload's batches (their lines kept, or still staged: `batch_match`), then
     payouts to deposits; the upload's summary counts."""
     batches = list(
         SettlementBatch.objects.filter(pk__in=batch_ids).select_related("channel__legal_entity")
     )
     for batch in batches:
-        batch_match(batch, now=now, source=source)
+        batch_match(batch, now=now, source=source, staged=(staged or {}).get(batch.pk, 0))
     # The rest of a split payment arriving in this upload completes what an earlier batch left
     # `split_incomplete`: that batch is matched again (once), now that it can see the rest.
     waiting = (

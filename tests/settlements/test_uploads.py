@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from retailsync.core.models import ExceptionItem
 from settlements.loading import upload_create
 from settlements.models import SettlementBatch, SettlementLine, Upload
 from settlements.tasks import uploads_resume_task
@@ -131,6 +132,55 @@ def test_overlapping_files_add_each_line_once(tmp_path: Any, channel: Any) -> No
     assert done.counts["new_lines"] == 20
     batch = SettlementBatch.objects.get(key="po_OVER")
     assert batch.lines_count == 50 and batch.net == Decimal("470.50")
+
+
+@pytest.mark.django_db
+def test_a_new_payout_repeating_lines_of_another_keeps_them_where_they_are(
+    tmp_path: Any, channel: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A new batch is matched while its lines are staged; a line another batch brought
+    already (txn_6 to txn_10), or twice in the file (txn_15), is left out as they go in, and
+    the batch is judged again over what it kept: txn_15's order is paid 10.00 once, matched,
+    not 20.00 against 10.00 expected."""
+    from settlements.loading import upload_process
+    from settlements.models import FeeSchedule, ProviderSettings
+    from tests.settlements.flows import paid_order
+
+    FeeSchedule.objects.create(provider="stripe", percent=Decimal("2.9"), fixed=Decimal("0.30"))
+    ProviderSettings.objects.create(provider="stripe", channel=channel.channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(1, 16):
+            body = paid_order(n, "10.00", [(f"ch_{n}", "10.00")])
+            assert channel.post_order(body).status_code == 201
+    again = stripe_rows("po_TWO", 15, 1).split("\n", 1)[1]
+    for n, text in enumerate((stripe_rows("po_ONE", 1, 10), stripe_rows("po_TWO", 6, 10) + again)):
+        path = tmp_path / f"{n}.csv"
+        path.write_text(text)
+        with path.open("rb") as stream:
+            made = upload_create(
+                stream=stream,
+                name=path.name,
+                provider="stripe",
+                channel=channel.channel,
+                user=None,
+                now=timezone.now(),
+            )
+        done = upload_process(made.pk)
+        assert done.status == "done", done.errors
+    assert done.counts["new_lines"] == 5  # txn_11 to txn_15, once each
+    one, two = (SettlementBatch.objects.get(key=k) for k in ("po_ONE", "po_TWO"))
+    assert (one.lines_count, two.lines_count) == (10, 5)
+    assert {line.line_key: (line.outcome, line.reason) for line in two.lines.all()} == {
+        f"txn_{n}": ("matched", "") for n in range(11, 16)
+    }
+    assert two.net == Decimal("47.05") and SettlementLine.objects.count() == 15
+    # No duplicate for txn_6-10's orders, no mismatch for txn_15's: only the payout, whose
+    # amount counts lines this database holds in po_ONE.
+    assert list(
+        ExceptionItem.objects.filter(
+            status="open", dedupe_key__startswith="settlement:"
+        ).values_list("kind", flat=True)
+    ) == ["payout_variance"]
 
 
 @pytest.mark.django_db
