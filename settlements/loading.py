@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import IO, Any
 
 from django.contrib.auth.models import User
@@ -48,7 +47,7 @@ from .staging import (
 logger = logging.getLogger(__name__)
 
 ANALYZE_AFTER = 50_000  # new lines after which the planner gets fresh statistics
-CHUNK_ROWS = 100_000  # rows per COPY statement, and per progress update
+PARTS = 10  # COPY statements and progress updates per file (a part at most a tenth of it)
 MAX_ERRORS = 20
 STALE_AFTER = timedelta(minutes=3)  # an upload whose worker stopped beating is picked up again
 
@@ -134,9 +133,18 @@ def _beat(upload: Upload, **fields: Any) -> None:
         setattr(upload, name, value)
 
 
+def _until(source: Iterator[ParsedLine], stream: IO[bytes], position: int) -> Iterator[ParsedLine]:
+    """The next lines of `source`, at least one, until the file is read past `position`."""
+    for line in source:
+        yield line
+        if stream.tell() >= position:
+            return
+
+
 def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], int]:
-    """Parse and stage the whole file, a chunk of rows per `COPY` (nothing held but the row in
-    hand); the batches it announced and the lines read."""
+    """Parse and stage the whole file, a tenth of it per `COPY` (streamed: nothing held but the
+    row in hand, so the statements and progress steps are as many at any size); the batches
+    it announced and the lines read."""
     parse = PARSERS[upload.provider]
     batches: dict[str, ParsedBatch] = {}
     first_currency: dict[str, str] = {}
@@ -153,7 +161,8 @@ def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], in
             yield record
 
     source, staged = lines(), 0
-    while written := staging_write(staged, islice(source, CHUNK_ROWS)):
+    part = max(upload.size // PARTS, 1)
+    while written := staging_write(staged, _until(source, stream, stream.tell() + part)):
         staged += written
         done = stream.tell() * 90 // max(upload.size, 1)
         _beat(upload, progress=min(done, 90), rows=staged)

@@ -12,6 +12,7 @@ same file again, or an overlapping one) is not added twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
@@ -93,14 +94,13 @@ def staging_write(first_id: int, lines: Iterable[ParsedLine]) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {STAGED} ({names}) FROM STDIN") as copy:
-                for values in _values(first_id, lines, written):
-                    copy.write_row(values)
-        else:
+                for row in _values(first_id, lines, written):
+                    copy.write_row(row)
+        else:  # a few thousand rows at a time, however long the part
             marks = ", ".join(["%s"] * (len(COLUMNS) + 1))
-            cursor.executemany(
-                f"INSERT INTO {STAGED} ({names}) VALUES ({marks})",
-                list(_values(first_id, lines, written)),
-            )
+            pending = _values(first_id, lines, written)
+            while rows := list(islice(pending, 5_000)):
+                cursor.executemany(f"INSERT INTO {STAGED} ({names}) VALUES ({marks})", rows)
     return written[0]
 
 

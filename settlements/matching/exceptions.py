@@ -32,7 +32,7 @@ REASONS = {
     "deposit_missing": "the payout has not reached the bank",
     "settlement_overdue": "the money has not arrived within the provider's payout lag",
 }
-_CHUNK = 500
+_CHUNK = 2_000  # rows per statement: 17 parameters each, well under 65,535
 
 
 @dataclass(frozen=True, slots=True)
