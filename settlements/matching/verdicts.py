@@ -157,6 +157,7 @@ def verdicts_judge(
                     judged.flagged.append(v)
                 elif v.side == "chargeback":
                     judged.reversed_chargebacks.append(v.order_id)
+            del rows, verdicts  # one chunk in memory, not the last one and the next
     return judged
 
 
