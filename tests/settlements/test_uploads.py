@@ -32,6 +32,23 @@ def stripe_rows(payout: str, first: int, count: int, *, bad_at: int | None = Non
     return "\n".join(rows) + "\n"
 
 
+def processed(channel: Any, text: str) -> Upload:
+    """A Stripe file stored and read, kept and matched as the worker does; done."""
+    from settlements.loading import upload_process
+
+    made = upload_create(
+        stream=io.BytesIO(text.encode()),
+        name="report.csv",
+        provider="stripe",
+        channel=channel.channel,
+        user=None,
+        now=timezone.now(),
+    )
+    done = upload_process(made.pk)
+    assert done.status == "done", done.errors
+    return done
+
+
 def post(client: Any, text: str | bytes, provider: str = "stripe", **extra: str) -> Any:
     body = text.encode() if isinstance(text, str) else text
     data = {"file": io.BytesIO(body), "provider": provider, **extra}
@@ -110,25 +127,9 @@ def test_a_bad_row_after_many_good_ones_leaves_nothing(channel: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_overlapping_files_add_each_line_once(tmp_path: Any, channel: Any) -> None:
-    first = tmp_path / "a.csv"
-    first.write_text(stripe_rows("po_OVER", 1, 30))
-    second = tmp_path / "b.csv"
-    second.write_text(stripe_rows("po_OVER", 21, 30))  # rows 21-30 again, 31-50 new
-    from settlements.loading import upload_process
-
-    for path in (first, second):
-        with path.open("rb") as stream:
-            made = upload_create(
-                stream=stream,
-                name=path.name,
-                provider="stripe",
-                channel=channel.channel,
-                user=None,
-                now=timezone.now(),
-            )
-        done = upload_process(made.pk)
-        assert done.status == "done", done.errors
+def test_overlapping_files_add_each_line_once(channel: Any) -> None:
+    processed(channel, stripe_rows("po_OVER", 1, 30))
+    done = processed(channel, stripe_rows("po_OVER", 21, 30))  # rows 21-30 again, 31-50 new
     assert done.counts["new_lines"] == 20
     batch = SettlementBatch.objects.get(key="po_OVER")
     assert batch.lines_count == 50 and batch.net == Decimal("470.50")
@@ -136,13 +137,12 @@ def test_overlapping_files_add_each_line_once(tmp_path: Any, channel: Any) -> No
 
 @pytest.mark.django_db
 def test_a_new_payout_repeating_lines_of_another_keeps_them_where_they_are(
-    tmp_path: Any, channel: Any, django_capture_on_commit_callbacks: Any
+    channel: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     """A new batch is matched while its lines are staged; a line another batch brought
     already (txn_6 to txn_10), or twice in the file (txn_15), is left out as they go in, and
     the batch is judged again over what it kept: txn_15's order is paid 10.00 once, matched,
     not 20.00 against 10.00 expected."""
-    from settlements.loading import upload_process
     from settlements.models import FeeSchedule, ProviderSettings
     from tests.settlements.flows import paid_order
 
@@ -153,20 +153,8 @@ def test_a_new_payout_repeating_lines_of_another_keeps_them_where_they_are(
             body = paid_order(n, "10.00", [(f"ch_{n}", "10.00")])
             assert channel.post_order(body).status_code == 201
     again = stripe_rows("po_TWO", 15, 1).split("\n", 1)[1]
-    for n, text in enumerate((stripe_rows("po_ONE", 1, 10), stripe_rows("po_TWO", 6, 10) + again)):
-        path = tmp_path / f"{n}.csv"
-        path.write_text(text)
-        with path.open("rb") as stream:
-            made = upload_create(
-                stream=stream,
-                name=path.name,
-                provider="stripe",
-                channel=channel.channel,
-                user=None,
-                now=timezone.now(),
-            )
-        done = upload_process(made.pk)
-        assert done.status == "done", done.errors
+    processed(channel, stripe_rows("po_ONE", 1, 10))
+    done = processed(channel, stripe_rows("po_TWO", 6, 10) + again)
     assert done.counts["new_lines"] == 5  # txn_11 to txn_15, once each
     one, two = (SettlementBatch.objects.get(key=k) for k in ("po_ONE", "po_TWO"))
     assert (one.lines_count, two.lines_count) == (10, 5)
