@@ -16,6 +16,7 @@ import csv
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -49,6 +50,7 @@ logger = logging.getLogger(__name__)
 ANALYZE_AFTER = 50_000  # new lines after which the planner gets fresh statistics
 PARTS = 10  # COPY statements and progress updates per file (a part at most a tenth of it)
 MAX_ERRORS = 20
+_LOOK = 256
 STALE_AFTER = timedelta(minutes=3)  # an upload whose worker stopped beating is picked up again
 
 
@@ -134,20 +136,22 @@ def _beat(upload: Upload, **fields: Any) -> None:
 
 
 def _until(source: Iterator[ParsedLine], stream: IO[bytes], position: int) -> Iterator[ParsedLine]:
-    """The next lines of `source`, at least one, until the file is read past `position`."""
-    for line in source:
+    """The next lines of `source`, at least one, until the file is read past `position`
+    (looked at every `_LOOK` lines: the parser reads the file a buffer at a time anyway)."""
+    for n, line in enumerate(source):
         yield line
-        if stream.tell() >= position:
+        if not n % _LOOK and stream.tell() >= position:
             return
 
 
-def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], int]:
+def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], dict[str, int]]:
     """Parse and stage the whole file, a tenth of it per `COPY` (streamed: nothing held but the
     row in hand, so the statements and progress steps are as many at any size); the batches
-    it announced and the lines read."""
+    it announced and the lines read of each (by batch key)."""
     parse = PARSERS[upload.provider]
     batches: dict[str, ParsedBatch] = {}
     first_currency: dict[str, str] = {}
+    counted: Counter[str] = Counter()
 
     options = _mapping(upload.provider)  # read now: the lines are pulled inside a COPY
 
@@ -158,6 +162,7 @@ def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], in
                 continue
             if record.batch_key not in first_currency:
                 first_currency[record.batch_key] = record.currency
+            counted[record.batch_key] += 1
             yield record
 
     source, staged = lines(), 0
@@ -168,7 +173,7 @@ def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], in
         _beat(upload, progress=min(done, 90), rows=staged)
     for key in first_currency.keys() - batches.keys():  # a batch the file never described
         batches[key] = ParsedBatch(key=key, currency=first_currency[key])
-    return batches, staged
+    return batches, dict(counted)
 
 
 def _all_new(upload: Upload, kept: list[SettlementBatch]) -> bool:
@@ -194,9 +199,11 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     _beat(upload, status=Upload.Status.PARSING, progress=0, attempts=upload.attempts + 1)
     started = time.perf_counter()
     staging_create()
+    fresh = False
     try:
         with upload.file.open("rb") as stream:
-            batches, rows = _read(upload, stream)
+            batches, counted = _read(upload, stream)
+        rows = sum(counted.values())
         if not rows and not batches:
             raise ParseError(0, "the file has no records")
         read = time.perf_counter()
@@ -205,8 +212,9 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
             fresh = _all_new(upload, kept)
             staged: dict[int, int] = {}
             if fresh:  # their lines go in as they are matched, each written once
-                staged = fresh_create(upload.provider)
-                new_lines = sum(staged.values())
+                fresh_create(kept)
+                staged = {b.pk: counted.get(b.key, 0) for b in kept}
+                new_lines = rows
             else:
                 new_lines = lines_commit(upload.provider)
                 batches_totals([b.pk for b in kept])
@@ -222,7 +230,8 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         staging_drop()
         logger.exception("%s parser failed on upload %s", upload.provider, upload.pk)
         return _failed(upload, ParseError(0, f"the file could not be read: {problem}"), now=now)
-    staging_drop()
+    if not fresh:
+        staging_drop()
     if new_lines > ANALYZE_AFTER and not fresh:
         analyze(SettlementLine._meta.db_table)
     ids = [b.pk for b in kept]
@@ -234,6 +243,7 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         )
     finally:
         fresh_drop()
+        staging_drop()
     if fresh:  # what went in: the batches were new, every line of theirs is
         new_lines = counts["lines"]
         if new_lines > ANALYZE_AFTER:

@@ -1,0 +1,13 @@
+"""The statement keys' check function looks each distinct key up once (statement_keys.py)."""
+
+from django.db import migrations
+
+from retailsync.core.statement_keys import FUNCTIONS, postgresql_run
+
+forward, backward = postgresql_run([FUNCTIONS], [])
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0007_exception_owner_comments")]
+
+    operations = [migrations.RunPython(forward, backward)]

@@ -1,0 +1,70 @@
+"""Staging writes a file's texts exactly as they came, whatever characters they hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from settlements.parsers.base import LineKind, ParsedLine
+from settlements.staging import STAGED, staging_create, staging_drop, staging_write
+
+AWKWARD = "back\\slash\ttab\nnewline\rreturn \\N \\t"
+
+
+@pytest.mark.django_db
+def test_texts_with_tabs_backslashes_and_line_breaks_are_staged_as_they_are() -> None:
+    when = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
+    lines = [
+        ParsedLine(
+            row=2,
+            batch_key=f"B{AWKWARD}",
+            line_key=f"K{AWKWARD}",
+            kind=LineKind.CHARGE,
+            currency="EUR",
+            gross=Decimal("-12.345"),
+            fee=Decimal("0.30"),
+            net=Decimal("-12.645"),
+            posted_at=when,
+            order_ref=f"O{AWKWARD}",
+            payment_ref="",
+            related_ref="\\",
+            payment_method="card",
+            description=AWKWARD,
+            raw=f"a\tb\t{AWKWARD}",
+        ),
+        ParsedLine(
+            3, "B", "K2", LineKind.FEE, "EUR", Decimal(0), Decimal("-1"), Decimal("-1"), None
+        ),
+    ]
+    staging_create()
+    try:
+        assert staging_write(7, lines) == 2
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, row, batch_key, line_key, kind, gross, fee, net, posted_at,"
+                f" order_ref, payment_ref, related_ref, description, raw FROM {STAGED} ORDER BY id"
+            )
+            first, second = cursor.fetchall()
+    finally:
+        staging_drop()
+    assert first == (
+        7,
+        2,
+        f"B{AWKWARD}",
+        f"K{AWKWARD}",
+        "charge",
+        Decimal("-12.345"),
+        Decimal("0.30"),
+        Decimal("-12.645"),
+        when,
+        f"O{AWKWARD}",
+        "",
+        "\\",
+        AWKWARD,
+        f"a\tb\t{AWKWARD}",
+    )
+    assert second[:9] == (8, 3, "B", "K2", "fee", Decimal(0), Decimal("-1"), Decimal("-1"), None)
+    assert second[9:] == ("", "", "", "", "")
