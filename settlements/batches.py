@@ -8,12 +8,12 @@ says it paid out less that net.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Sum
 
 from .models import BANK_FORMATS, Outcome, ProviderSettings, SettlementBatch, SettlementLine, Upload
 from .parsers.base import LineKind, ParsedBatch
@@ -21,7 +21,8 @@ from .parsers.base import LineKind, ParsedBatch
 SALE_KINDS = (LineKind.CHARGE, LineKind.SHIPPING, LineKind.TAX, LineKind.PROMOTION)
 FEE_KINDS = (LineKind.FEE, LineKind.COMMISSION)
 CHARGEBACK_KINDS = (LineKind.CHARGEBACK, LineKind.CHARGEBACK_REVERSAL)
-_ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=19, decimal_places=4))
+_MATCHED = (Outcome.MATCHED, Outcome.VARIANCE, Outcome.WRITTEN_OFF)
+_UNMATCHED = (Outcome.UNMATCHED, Outcome.DUPLICATE)
 
 
 def batches_save(
@@ -76,45 +77,54 @@ def batches_save(
     return kept
 
 
-def _sum(field: str, condition: Q) -> Coalesce:
-    return Coalesce(Sum(field, filter=condition), _ZERO)
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A batch's lines of one kind and outcome, added up."""
+
+    kind: str
+    outcome: str
+    gross: Decimal
+    fee: Decimal
+    net: Decimal
+    lines: int
 
 
-def batches_totals(batch_ids: Sequence[int]) -> None:
-    """Recount the batches' figures from their lines: one aggregate query for all of them."""
-    figures = (
-        SettlementLine.objects.filter(batch_id__in=batch_ids)
-        .values("batch_id")
-        .annotate(
-            gross_=_sum("gross", Q(kind__in=SALE_KINDS)),
-            refunds_=_sum("gross", Q(kind=LineKind.REFUND)),
-            chargebacks_=_sum("gross", Q(kind__in=CHARGEBACK_KINDS)),
-            fees_=Coalesce(Sum("fee"), _ZERO) + _sum("gross", Q(kind__in=FEE_KINDS)),
-            net_=_sum("net", ~Q(kind=LineKind.PAYOUT)),
-            payout_line_=_sum("net", Q(kind=LineKind.PAYOUT)),
-            lines_=Count("id"),
-            matched_=Count(
-                "id",
-                filter=Q(outcome__in=[Outcome.MATCHED, Outcome.VARIANCE, Outcome.WRITTEN_OFF]),
-            ),
-            unmatched_=Count("id", filter=Q(outcome__in=[Outcome.UNMATCHED, Outcome.DUPLICATE])),
-        )
+def _total(figures: Iterable[Figure], amount: str, kinds: Iterable[str] | None = None) -> Decimal:
+    chosen = None if kinds is None else set(kinds)
+    return sum(
+        (getattr(f, amount) for f in figures if chosen is None or f.kind in chosen), Decimal(0)
     )
-    by_batch = {row["batch_id"]: row for row in figures}
+
+
+def batches_totals(batch_ids: Sequence[int]) -> dict[int, list[Figure]]:
+    """Recount the batches' figures from their lines, in one aggregate query for all of them
+    (by kind and outcome: what a match run reports is read off the same figures); returns
+    the figures of each batch."""
+    figures: dict[int, list[Figure]] = {}
+    rows = (
+        SettlementLine.objects.filter(batch_id__in=batch_ids)
+        .values_list("batch_id", "kind", "outcome")
+        .annotate(Sum("gross"), Sum("fee"), Sum("net"), Count("id"))
+        .order_by()
+    )
+    for batch_id, kind, outcome, gross, fee, net, lines in rows:
+        figures.setdefault(batch_id, []).append(Figure(kind, outcome, gross, fee, net, lines))
     for batch in SettlementBatch.objects.filter(pk__in=batch_ids):
-        row = by_batch.get(batch.pk)
-        if row is None:
+        found = figures.get(batch.pk)
+        if not found:
             continue
-        batch.gross = row["gross_"]
-        batch.refunds = row["refunds_"]
-        batch.chargebacks = row["chargebacks_"]
-        batch.fees = row["fees_"]
-        batch.net = row["net_"]
-        batch.lines_count = row["lines_"]
-        batch.matched = row["matched_"]
-        batch.unmatched = row["unmatched_"]
-        if batch.payout_amount is None and row["payout_line_"] and not batch.is_statement:
-            batch.payout_amount = -row["payout_line_"]  # the transfer out of the provider
+        others = [f for f in found if f.kind != LineKind.PAYOUT]
+        batch.gross = _total(found, "gross", SALE_KINDS)
+        batch.refunds = _total(found, "gross", [LineKind.REFUND])
+        batch.chargebacks = _total(found, "gross", CHARGEBACK_KINDS)
+        batch.fees = _total(found, "fee") + _total(found, "gross", FEE_KINDS)
+        batch.net = _total(others, "net")
+        batch.lines_count = sum(f.lines for f in found)
+        batch.matched = sum(f.lines for f in found if f.outcome in _MATCHED)
+        batch.unmatched = sum(f.lines for f in found if f.outcome in _UNMATCHED)
+        payout_line = _total(found, "net", [LineKind.PAYOUT])
+        if batch.payout_amount is None and payout_line and not batch.is_statement:
+            batch.payout_amount = -payout_line  # the transfer out of the provider
         if batch.payout_amount is None and not batch.is_statement:
             batch.payout_amount = batch.net
         batch.variance = (batch.payout_amount or Decimal(0)) - batch.net
@@ -134,3 +144,4 @@ def batches_totals(batch_ids: Sequence[int]) -> None:
                 "variance",
             ]
         )
+    return figures

@@ -21,7 +21,7 @@ from retailsync.core.contracts import contract_event
 from retailsync.core.events import events_record
 from retailsync.core.models import ExceptionItem
 
-from ..batches import batches_totals
+from ..batches import Figure, batches_totals
 from ..events import KindTotal, SettlementBatchMatched
 from ..models import (
     ExpectedSettlement,
@@ -173,14 +173,20 @@ def _chargebacks_reversed(order_ids: Sequence[int], *, now: datetime) -> None:
         )
 
 
-def _kind_totals(batch: SettlementBatch) -> tuple[KindTotal, ...]:
-    rows = (
-        SettlementLine.objects.filter(batch=batch)
-        .values("kind")
-        .annotate(gross=Sum("gross"), fee=Sum("fee"), net=Sum("net"), lines=Count("id"))
-        .order_by("kind")
+def _kind_totals(figures: Sequence[Figure]) -> tuple[KindTotal, ...]:
+    kinds: dict[str, list[Figure]] = {}
+    for f in figures:
+        kinds.setdefault(f.kind, []).append(f)
+    return tuple(
+        KindTotal(
+            kind,
+            sum((f.gross for f in these), Decimal(0)),
+            sum((f.fee for f in these), Decimal(0)),
+            sum((f.net for f in these), Decimal(0)),
+            sum(f.lines for f in these),
+        )
+        for kind, these in sorted(kinds.items())
     )
-    return tuple(KindTotal(r["kind"], r["gross"], r["fee"], r["net"], r["lines"]) for r in rows)
 
 
 def _expectations_settle(*, now: datetime) -> None:
@@ -269,7 +275,7 @@ def batch_match(
             findings = _findings(batch, judged.flagged)
         else:
             findings = []
-        batches_totals([batch.pk])
+        figures = batches_totals([batch.pk]).get(batch.pk, [])
         batch.refresh_from_db()
         if not batch.is_statement and abs(batch.variance) > settings.amount_tolerance:
             findings.append(
@@ -287,12 +293,9 @@ def batch_match(
         findings_raise(
             findings, channel=batch.channel, now=now, stale_prefixes=[f"settlement:{batch.pk}:"]
         )
-        outcomes = dict(
-            SettlementLine.objects.filter(batch=batch)
-            .values_list("outcome")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
+        outcomes: dict[str, int] = {}
+        for f in figures:
+            outcomes[f.outcome] = outcomes.get(f.outcome, 0) + f.lines
         run.counts = {"rules": counts, "outcomes": outcomes, "exceptions": len(findings)}
         run.finished_at = now
         run.save(update_fields=["counts", "finished_at"])
@@ -316,7 +319,7 @@ def batch_match(
                             deposit_date=batch.deposit_date,
                             matched=batch.matched,
                             unmatched=batch.unmatched,
-                            totals=_kind_totals(batch),
+                            totals=_kind_totals(figures),
                         ),
                         aggregate_type="settlement_batch",
                         aggregate_id=batch.pk,

@@ -11,7 +11,8 @@ from django.db import connection
 from settlements.parsers.base import LineKind, ParsedLine
 from settlements.staging import STAGED, staging_create, staging_drop, staging_write
 
-AWKWARD = "back\\slash\ttab\nnewline\rreturn \\N \\t"
+AWKWARD = 'back\\slash\ttab\nnewline\rreturn "quoted" \\N \\t'
+NULL_MARK = "\\N"  # COPY's NULL, as a text of its own
 
 
 @pytest.mark.django_db
@@ -38,16 +39,29 @@ def test_texts_with_tabs_backslashes_and_line_breaks_are_staged_as_they_are() ->
         ParsedLine(
             3, "B", "K2", LineKind.FEE, "EUR", Decimal(0), Decimal("-1"), Decimal("-1"), None
         ),
+        ParsedLine(
+            4,
+            "B",
+            "K3",
+            LineKind.FEE,
+            "EUR",
+            Decimal(0),
+            Decimal(0),
+            Decimal(0),
+            None,
+            description=NULL_MARK,
+            raw=NULL_MARK,
+        ),
     ]
     staging_create()
     try:
-        assert staging_write(7, lines) == 2
+        assert staging_write(7, lines) == 3
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id, row, batch_key, line_key, kind, gross, fee, net, posted_at,"
                 f" order_ref, payment_ref, related_ref, description, raw FROM {STAGED} ORDER BY id"
             )
-            first, second = cursor.fetchall()
+            first, second, third = cursor.fetchall()
     finally:
         staging_drop()
     assert first == (
@@ -68,3 +82,4 @@ def test_texts_with_tabs_backslashes_and_line_breaks_are_staged_as_they_are() ->
     )
     assert second[:9] == (8, 3, "B", "K2", "fee", Decimal(0), Decimal("-1"), Decimal("-1"), None)
     assert second[9:] == ("", "", "", "", "")
+    assert third[12:] == (NULL_MARK, NULL_MARK)
