@@ -20,6 +20,7 @@ from orders.models import Order
 from retailsync.core.contracts import contract_event
 from retailsync.core.events import events_record
 from retailsync.core.models import ExceptionItem
+from retailsync.core.statement_keys import keys_trusted
 
 from ..batches import Figure, batches_totals
 from ..events import KindTotal, SettlementBatchMatched
@@ -96,12 +97,14 @@ def _apply(batch: SettlementBatch, source: str) -> int:
         try:
             # A plain INSERT first: `ON CONFLICT` checks each row's key before it goes in, 3 of
             # a million-line INSERT's 21 s, for the rare file that repeats a line already kept.
-            with transaction.atomic():
+            # Its batch, orders and expectations were joined to in this transaction.
+            with keys_trusted(LINE), transaction.atomic():
                 cursor.execute(insert, [batch.pk])
         except IntegrityError as problem:
             if getattr(problem.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
-            cursor.execute(f"{insert} ON CONFLICT (provider, line_key) DO NOTHING", [batch.pk])
+            with keys_trusted(LINE):
+                cursor.execute(f"{insert} ON CONFLICT (provider, line_key) DO NOTHING", [batch.pk])
         return int(cursor.rowcount)
 
 

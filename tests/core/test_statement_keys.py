@@ -75,3 +75,24 @@ def test_a_journal_source_link_to_no_line_is_refused(db: None) -> None:
             "VALUES (987654, 'order', 1, 1)",
             [],
         )
+
+
+def test_only_the_trusted_table_goes_unchecked_and_only_inside_the_block(
+    line: SettlementLine,
+) -> None:
+    from retailsync.core.statement_keys import keys_trusted
+
+    bad_line = "UPDATE settlements_settlementline SET order_id = 987654 WHERE id = %s"
+    bad_link = (
+        "INSERT INTO journals_journallinesource (line_id, source_type, source_id, amount) "
+        "VALUES (987654, 'order', 1, 1)"
+    )
+    with transaction.atomic():
+        with keys_trusted("settlements_settlementline"):
+            execute(bad_line, [line.pk])  # the caller vouches for its keys: not looked up
+            with pytest.raises(IntegrityError, match="line_id=987654"):
+                execute(bad_link, [])  # another table: checked
+        with pytest.raises(IntegrityError, match="order_id=987654"):
+            execute(bad_line, [line.pk])  # after the block: checked again
+        transaction.set_rollback(True)
+    assert SettlementLine.objects.get(pk=line.pk).order_id == line.order_id

@@ -1,4 +1,5 @@
-"""The statement keys' check function looks each distinct key up once (statement_keys.py)."""
+"""The statement keys' check function looks each distinct key up once, and not at all for a
+table in `keys_trusted` (statement_keys.py)."""
 
 from django.db import migrations
 
