@@ -77,21 +77,20 @@ def _groups_sql(source: str) -> str:
     was expected; one statement, read in chunks. One currency or more than one, not how many:
     a `COUNT(DISTINCT)` sorts a million lines, where the other aggregates hash them."""
     side = side_sql("l")
-    sale = f"CASE WHEN l.kind IN ({_in(SALE_KINDS)}) THEN l.gross ELSE 0 END"
-    refund_or_cb = (
-        f"CASE WHEN l.kind IN ('refund', {_in(CHARGEBACK_KINDS)}) THEN l.gross ELSE 0 END"
-    )
+    # A line's gross counts towards its side (a sale's kinds, a refund, a chargeback): one sum
+    # per amount, as few aggregates as possible held per group (200,000 of them at a million).
+    counted = _in((*SALE_KINDS, LineKind.REFUND, *CHARGEBACK_KINDS))
+    gross = f"CASE WHEN l.kind IN ({counted}) THEN l.gross ELSE 0 END"
     fee = f"l.fee + CASE WHEN l.kind IN ({_in(FEE_KINDS)}) THEN l.gross ELSE 0 END"
     return f"""
     WITH here AS (
         SELECT k.order_id, {side} AS side, MIN(l.currency) AS currency,
                CASE WHEN MIN(l.currency) = MAX(l.currency) THEN 1 ELSE 2 END AS currencies,
-               SUM({sale}) + SUM({refund_or_cb}) AS gross, SUM({fee}) AS fee
+               SUM({gross}) AS gross, SUM({fee}) AS fee
         FROM {LINKS} k JOIN {source} l ON l.id = k.line_id
         GROUP BY k.order_id, {side}
     ), earlier AS (
-        SELECT l.order_id, {side} AS side, SUM({sale}) + SUM({refund_or_cb}) AS gross,
-               SUM({fee}) AS fee
+        SELECT l.order_id, {side} AS side, SUM({gross}) AS gross, SUM({fee}) AS fee
         FROM {LINE} l
         WHERE l.order_id IN (SELECT order_id FROM here) AND l.batch_id <> %s
           AND l.outcome IN ('matched', 'variance')
