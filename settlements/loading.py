@@ -156,14 +156,21 @@ def _read(upload: Upload, stream: IO[bytes]) -> tuple[dict[str, ParsedBatch], di
     options = _mapping(upload.provider)  # read now: the lines are pulled inside a COPY
 
     def lines() -> Iterator[ParsedLine]:
+        key: str | None = None  # lines of one batch come together: counted as a run
+        count = 0
         for record in parse(stream, options=options):
             if isinstance(record, ParsedBatch):
                 batches[record.key] = record
                 continue
-            if record.batch_key not in first_currency:
-                first_currency[record.batch_key] = record.currency
-            counted[record.batch_key] += 1
+            if record.batch_key != key:
+                if key is not None:
+                    counted[key] += count
+                key, count = record.batch_key, 0
+                first_currency.setdefault(key, record.currency)
+            count += 1
             yield record
+        if key is not None:
+            counted[key] += count
 
     source, staged = lines(), 0
     part = max(upload.size // PARTS, 1)
@@ -246,8 +253,6 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         staging_drop()
     if fresh:  # what went in: the batches were new, every line of theirs is
         new_lines = counts["lines"]
-        if new_lines > ANALYZE_AFTER:
-            analyze(SettlementLine._meta.db_table)
     seconds = {
         "read": round(read - started, 3),
         "keep": round(kept_at - read, 3),
@@ -267,6 +272,8 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
         counts=upload.counts,
         finished_at=timezone.now(),
     )
+    if fresh and new_lines > ANALYZE_AFTER:  # for the next upload's plans, once this one is done
+        analyze(SettlementLine._meta.db_table)
     return upload
 
 
