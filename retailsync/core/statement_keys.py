@@ -14,6 +14,11 @@ either failing raises `foreign_key_violation` (Django's `IntegrityError`), as th
 did, at the end of the statement instead of at commit. The field keeps its `on_delete` and its
 index; only `db_constraint=False` and these triggers stand in for the constraint. PostgreSQL
 only; SQLite (the demo) goes unchecked, as Django leaves it.
+
+A child check looks each distinct key up once (migration core 0008): a statement's rows name
+few parents (a million links, some seventy lines), and over the rows themselves the planner,
+sure of a small parent table and told to stop at the first miss, compared every row with every
+parent (1.5 s of an 800,000-link insert).
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-_FUNCTIONS = """
+FUNCTIONS = """
 CREATE OR REPLACE FUNCTION core_key_child_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE missing text;
 BEGIN
     EXECUTE format(
-        'SELECT CAST(n.%1$I AS text) FROM new_rows n WHERE n.%1$I IS NOT NULL '
-        'AND NOT EXISTS (SELECT 1 FROM %2$I p WHERE p.id = n.%1$I) LIMIT 1',
+        'SELECT CAST(n.k AS text) FROM (SELECT DISTINCT %1$I AS k FROM new_rows) n '
+        'WHERE n.k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %2$I p WHERE p.id = n.k) LIMIT 1',
         TG_ARGV[0], TG_ARGV[1]) INTO missing;
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'insert or update on table "%" violates foreign key: %=% is not in "%"',
@@ -78,7 +83,7 @@ class StatementKey:
             f"REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
             f"EXECUTE FUNCTION core_key_parent_check('{self.child}', '{self.column}')"
         )
-        return [_FUNCTIONS, *child, parent]
+        return [FUNCTIONS, *child, parent]
 
     def drop_sql(self) -> list[str]:
         return [
