@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from datetime import datetime, time
 from functools import partial
 
@@ -113,7 +114,8 @@ def _chunks_run(chunks: Iterator[Chunk]) -> set[int]:
             if len(flying) == WORKERS:
                 done, flying = wait(flying, return_when=FIRST_COMPLETED)
                 touched = touched.union(*(d.result() for d in done))
-            flying.add(pool.submit(_on_own_connection, chunk))
+            # In the caller's context: its correlation id on what the chunk logs and raises.
+            flying.add(pool.submit(copy_context().run, _on_own_connection, chunk))
         for future in flying:
             touched |= future.result()
     return touched
