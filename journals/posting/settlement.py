@@ -59,9 +59,9 @@ def fee_target(kind: str) -> str:
 
 # Every amount of a batch's lines but its payout, once per column, with the part of the
 # posting it goes to, "<column>:<kind>:<sign>", in one pass over the lines: a sale settled in
-# another currency than its order's has its gross in part "fx" (`_fx_legs` posts those line by
-# line). The orders are joined only where such a sale can be (`foreign`); one form for
-# PostgreSQL and SQLite (the demo).
+# another currency than its order's has its gross in part "fx", even a zero one (`_fx_legs`
+# posts those line by line, with a note where no rate can be read). The orders are joined only
+# where such a sale can be (`foreign`); one form for PostgreSQL and SQLite (the demo).
 _PARTS_SQL = """
 SELECT CASE WHEN x.col = 'gross' AND x.foreign_line THEN 'fx'
             ELSE x.col || ':' || x.kind || CASE WHEN x.v > 0 THEN ':+' ELSE ':-' END
@@ -75,7 +75,7 @@ FROM (
     {join}
     WHERE l.batch_id = %s AND l.kind <> 'payout'
 ) x
-WHERE x.v <> 0
+WHERE x.v <> 0 OR (x.col = 'gross' AND x.foreign_line)
 """
 _FOREIGN = "(l.order_id IS NOT NULL AND l.kind IN ({kinds}) AND o.currency <> l.currency)"
 _ORDERS = "LEFT JOIN orders_order o ON o.id = l.order_id"
