@@ -252,6 +252,8 @@ def periods_hold(ids: list[int]) -> list[tuple[str, str]]:
     """(period, status) of these periods, held till commit FOR SHARE: postings hold a period
     open together (two chunks of a run write at once), while a change of its status
     (`period_set_status`, FOR UPDATE) waits for them all, and they for it."""
+    if not ids:
+        return []
     table = connection.ops.quote_name(AccountingPeriod._meta.db_table)
     marks = ", ".join(["%s"] * len(ids))
     lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
