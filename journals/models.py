@@ -269,7 +269,12 @@ class JournalLineSource(models.Model):
     amount = Amount()
 
     class Meta:
-        indexes = [models.Index(fields=["source_type", "source_id"])]
+        # The way up from a source record (`selectors.lines_fed_by`). Its id first: a bulk
+        # insert then compares integers where the type first compared text for every entry,
+        # the dearer of this table's indexes to keep (0.3 s a million links).
+        indexes = [
+            models.Index(fields=["source_id", "source_type"], name="journalsource_by_source")
+        ]
 
 
 class PostedSource(models.Model):
@@ -277,8 +282,15 @@ class PostedSource(models.Model):
 
     event_name = models.CharField(max_length=64)
     source_id = models.BigIntegerField(help_text="The shipment, batch, line or return it is about.")
+    # Checked a statement at a time (retailsync/core/statement_keys.py, migration 0005): a
+    # month's 200,000 shipments claimed at once were as many row checks at commit (0.9 s).
     event = models.ForeignKey(
-        DomainEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        DomainEvent,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     posted_at = models.DateTimeField(default=timezone.now)
 

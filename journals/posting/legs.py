@@ -29,11 +29,14 @@ class SourceRef:
 @dataclass(frozen=True, slots=True)
 class SqlSources:
     """Sources too many to hold in memory (a settlement's lines): a query whose rows are
-    (source id, amount), positive amounts adding up to the leg's size."""
+    (part, source id, amount); the leg's sources are the rows of its `part`, their positive
+    amounts adding up to the leg's size. Legs that share a query share its one pass: one
+    INSERT … SELECT writes the links of all of them (`lines.lines_add`)."""
 
     type: str
     sql: str
     params: tuple[Any, ...]
+    part: str
 
 
 @dataclass(frozen=True, slots=True)

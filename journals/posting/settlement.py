@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Abs
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 
 from retailsync.core.contracts import Typed
 from retailsync.core.money import quantize
@@ -48,6 +48,7 @@ TARGET = {
     L.CHARGEBACK_REVERSAL: K.CHARGEBACK,
 }
 CLEARING_KINDS = [k for k, v in TARGET.items() if v == K.CLEARING]
+_FOREIGN_Q = Q(order__isnull=False, kind__in=CLEARING_KINDS) & ~Q(order__currency=F("currency"))
 
 
 def fee_target(kind: str) -> str:
@@ -56,18 +57,63 @@ def fee_target(kind: str) -> str:
     return str(K.FEES if target == K.CLEARING else target)
 
 
-def _positive(field: str) -> Case:
-    return Case(
-        When(Q(**{f"{field}__gt": 0}), then=Value(True)),
-        default=Value(False),
-        output_field=BooleanField(),
-    )
+# Every amount of a batch's lines but its payout, once per column, with the part of the
+# posting it goes to, "<column>:<kind>:<sign>", in one pass over the lines: a sale settled in
+# another currency than its order's has its gross in part "fx", even a zero one (`_fx_legs`
+# posts those line by line, with a note where no rate can be read). The orders are joined only
+# where such a sale can be (`foreign`); one form for PostgreSQL and SQLite (the demo).
+_PARTS_SQL = """
+SELECT CASE WHEN x.col = 'gross' AND x.foreign_line THEN 'fx'
+            ELSE x.col || ':' || x.kind || CASE WHEN x.v > 0 THEN ':+' ELSE ':-' END
+       END AS part,
+       x.id, abs(x.v) AS amount
+FROM (
+    SELECT c.col, l.kind, l.id, CASE c.col WHEN 'gross' THEN l.gross ELSE l.fee END AS v,
+           {foreign} AS foreign_line
+    FROM settlements_settlementline l
+    CROSS JOIN (SELECT 'gross' AS col UNION ALL SELECT 'fee' AS col) c
+    {join}
+    WHERE l.batch_id = %s AND l.kind <> 'payout'
+) x
+WHERE x.v <> 0 OR (x.col = 'gross' AND x.foreign_line)
+"""
+_FOREIGN = "(l.order_id IS NOT NULL AND l.kind IN ({kinds}) AND o.currency <> l.currency)"
+_ORDERS = "LEFT JOIN orders_order o ON o.id = l.order_id"
+FX = "fx"
+_PLACES = Decimal("0.0001")
 
 
-def _sources(lines: QuerySet[SettlementLine], field: str, positive: bool) -> SqlSources:
-    chosen = lines.filter(**{f"{field}__gt" if positive else f"{field}__lt": 0})
-    sql, params = chosen.annotate(a=Abs(field)).values_list("id", "a").query.sql_with_params()
-    return SqlSources(SourceType.SETTLEMENT_LINE, sql, tuple(params))
+def parts_sql(batch_id: int, *, foreign: bool) -> tuple[str, tuple[Any, ...]]:
+    """The batch's amounts by part (see `_PARTS_SQL`): rows (part, line id, amount)."""
+    if not foreign:
+        return _PARTS_SQL.format(foreign="1 = 0", join=""), (batch_id,)
+    kinds = ", ".join(["%s"] * len(CLEARING_KINDS))
+    sql = _PARTS_SQL.format(foreign=_FOREIGN.format(kinds=kinds), join=_ORDERS)
+    return sql, (*[str(k) for k in CLEARING_KINDS], batch_id)
+
+
+class Part(NamedTuple):
+    name: str  # as `_PARTS_SQL` writes it
+    column: str  # gross, fee, or FX
+    kind: str  # the lines' kind ("" for FX)
+    total: Decimal  # signed as the lines have it
+
+
+def _parts(batch_id: int) -> list[Part]:
+    """The batch's parts and their totals: gross before fee, then by kind, negative before
+    positive."""
+    sql, params = parts_sql(batch_id, foreign=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT part, SUM(amount) FROM ({sql}) p GROUP BY part", params)  # noqa: S608
+        rows = cursor.fetchall()
+    out = []
+    for name, total in rows:
+        column, _, rest = name.partition(":")
+        kind, _, sign = rest.rpartition(":")
+        size = Decimal(str(total)).quantize(_PLACES)  # SQLite sums amounts as floats
+        out.append(Part(name, column, kind, -size if sign == "-" else size))
+    columns = {"gross": 0, "fee": 1, FX: 2}
+    return sorted(out, key=lambda p: (columns[p.column], p.kind, p.total > 0))
 
 
 def batch_postings(matched: Sequence[Typed[SettlementBatchMatched]]) -> list[Posting]:
@@ -85,26 +131,15 @@ def _batch_posting(matched: Typed[SettlementBatchMatched], batch: SettlementBatc
     c, method = batch.currency, batch.provider
     legs = LegsBuilder(c)
     notes: list[str] = []
-    lines = SettlementLine.objects.filter(batch=batch).exclude(kind=L.PAYOUT)
-    foreign = Q(order__isnull=False, kind__in=CLEARING_KINDS) & ~Q(order__currency=F("currency"))
-    home = lines.exclude(foreign)
-    for field, chosen in (("gross", home), ("fee", lines)):
-        groups = (
-            chosen.exclude(**{field: 0})
-            .annotate(pos=_positive(field))
-            .values("kind", "pos")
-            .annotate(total=Sum(field), n=Count("id"))
-            .order_by("kind", "pos")
-        )
-        for g in groups:
-            kind = g["kind"]
-            if kind not in TARGET:
-                continue
-            target = TARGET[kind] if field == "gross" else fee_target(kind)
-            sources = _sources(chosen.filter(kind=kind), field, g["pos"])
-            legs.legs.append(
-                Leg(target, -g["total"], c, sql_sources=sources, payment_method=method)
-            )
+    parts = _parts(batch.pk)
+    foreign = any(p.column == FX for p in parts)
+    sql, params = parts_sql(batch.pk, foreign=foreign)
+    for p in parts:
+        if p.column == FX or p.kind not in TARGET:
+            continue
+        target = TARGET[p.kind] if p.column == "gross" else fee_target(p.kind)  # type: ignore[index]
+        sources = SqlSources(SourceType.SETTLEMENT_LINE, sql, params, p.name)
+        legs.legs.append(Leg(target, -p.total, c, sql_sources=sources, payment_method=method))
     batch_src = (SourceRef(SourceType.SETTLEMENT_BATCH, batch.pk, ZERO),)
     payout = batch.payout_amount if batch.payout_amount is not None else batch.net
     legs.add(K.CASH_IN_TRANSIT, payout, _at(batch_src, payout), payment_method=method)
@@ -115,7 +150,9 @@ def _batch_posting(matched: Typed[SettlementBatchMatched], batch: SettlementBatc
         payment_method=method,
         description="Payout differs from its lines",
     )
-    _fx_legs(legs, lines.filter(foreign), method, notes)
+    if foreign:
+        lines = SettlementLine.objects.filter(batch=batch).exclude(kind=L.PAYOUT)
+        _fx_legs(legs, lines.filter(_FOREIGN_Q), method, notes)
     return Posting(
         event_name=SettlementBatchMatched.EVENT,  # type: ignore[attr-defined]
         source_id=batch.pk,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from retailsync.core.db import insert_new, update_rows
@@ -233,12 +233,9 @@ def drafts_lock(groups: dict[str, Group], now: datetime) -> dict[str, JournalEnt
     for g in groups.values():
         if (g.legal_entity.pk, g.period) not in periods:
             periods[(g.legal_entity.pk, g.period)] = period_row(g.legal_entity.pk, g.period)
-    locked = AccountingPeriod.objects.select_for_update().filter(
-        pk__in=[p.pk for p in periods.values()]
-    )
-    for row in locked.order_by("pk"):
-        if row.status != AccountingPeriod.Status.OPEN:
-            raise PeriodShut(f"{row.period} was {row.status} meanwhile: run the journals again")
+    for period, status in periods_hold([p.pk for p in periods.values()]):
+        if status != AccountingPeriod.Status.OPEN:
+            raise PeriodShut(f"{period} was {status} meanwhile: run the journals again")
     found = {
         e.group_key: e
         for e in JournalEntry.objects.select_for_update()
@@ -249,6 +246,23 @@ def drafts_lock(groups: dict[str, Group], now: datetime) -> dict[str, JournalEnt
         g = groups[key]
         found[key] = _draft_create(key, g, periods[(g.legal_entity.pk, g.period)], now)
     return found
+
+
+def periods_hold(ids: list[int]) -> list[tuple[str, str]]:
+    """(period, status) of these periods, held till commit FOR SHARE: postings hold a period
+    open together (two chunks of a run write at once), while a change of its status
+    (`period_set_status`, FOR UPDATE) waits for them all, and they for it."""
+    if not ids:
+        return []
+    table = connection.ops.quote_name(AccountingPeriod._meta.db_table)
+    marks = ", ".join(["%s"] * len(ids))
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT period, status FROM {table} WHERE id IN ({marks}) ORDER BY id{lock}",  # noqa: S608
+            ids,
+        )
+        return [(period, status) for period, status in cursor.fetchall()]
 
 
 def _draft_create(key: str, g: Group, period: AccountingPeriod, now: datetime) -> JournalEntry:

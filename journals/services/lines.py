@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
@@ -14,6 +15,8 @@ from retailsync.core.db import update_rows
 from ..models import AmountKind, JournalEntry, JournalLine, JournalLineSource
 from ..posting.legs import Leg
 from .mapping import Mapped
+
+_Query = tuple[str, str, tuple[Any, ...]]  # a leg's SqlSources: source type, SQL, parameters
 
 
 def _line_key(
@@ -58,7 +61,7 @@ def lines_add(entries: dict[str, JournalEntry], placed: list[tuple[int, Leg, Map
     touched: dict[int, JournalLine] = {}
     fresh: list[JournalLine] = []
     links: dict[tuple[int, int, str, int], tuple[JournalLine, Decimal]] = {}
-    queries: list[tuple[JournalLine, Leg]] = []
+    queries: dict[_Query, list[tuple[str, JournalLine]]] = {}
     for posting, leg, mapped, key in placed:
         entry, debit = entries[key], leg.amount > 0
         k = _line_key(entry.pk, mapped.account_id, debit, mapped.dimensions, leg)
@@ -86,7 +89,8 @@ def lines_add(entries: dict[str, JournalEntry], placed: list[tuple[int, Leg, Map
             before = links[at][1] if at in links else Decimal(0)
             links[at] = (line, before + s.amount * sign)
         if leg.sql_sources is not None:
-            queries.append((line, leg))
+            q = leg.sql_sources
+            queries.setdefault((q.type, q.sql, q.params), []).append((q.part, line))
     JournalLine.objects.bulk_create(fresh)
     update_rows(JournalLine, ["debit", "credit"], list(touched.values()))
     JournalLineSource.objects.bulk_create(
@@ -96,14 +100,15 @@ def lines_add(entries: dict[str, JournalEntry], placed: list[tuple[int, Leg, Map
         ],
         batch_size=5000,
     )
-    for line, leg in queries:
-        _sql_sources_insert(line, leg)
+    for query, parts in queries.items():
+        _sql_sources_insert(query, [(part, line.pk) for part, line in parts])
 
 
-def _sql_sources_insert(line: JournalLine, leg: Leg) -> None:
-    sources = leg.sql_sources
-    assert sources is not None
+def _sql_sources_insert(query: _Query, parts: list[tuple[str, int]]) -> None:
+    """One pass over a query shared by legs: each row of a leg's part linked to its line."""
+    source_type, sql, params = query
     table = connection.ops.quote_name(JournalLineSource._meta.db_table)
+    cases = " ".join(["WHEN %s THEN %s"] * len(parts))
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         if postgres:
@@ -112,8 +117,10 @@ def _sql_sources_insert(line: JournalLine, leg: Leg) -> None:
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             f"INSERT INTO {table} (line_id, source_type, source_id, amount) "  # noqa: S608
-            f"SELECT %s, %s, x.id, x.a FROM ({sources.sql}) x",
-            [line.pk, sources.type, *sources.params],
+            f"SELECT y.line_id, %s, y.id, y.amount FROM ("
+            f"SELECT CASE x.part {cases} END AS line_id, x.id, x.amount FROM ({sql}) x"
+            f") y WHERE y.line_id IS NOT NULL",
+            [source_type, *[v for part in parts for v in part], *params],
         )
         if postgres:
             cursor.execute("SET LOCAL jit TO DEFAULT")

@@ -14,6 +14,13 @@ either failing raises `foreign_key_violation` (Django's `IntegrityError`), as th
 did, at the end of the statement instead of at commit. The field keeps its `on_delete` and its
 index; only `db_constraint=False` and these triggers stand in for the constraint. PostgreSQL
 only; SQLite (the demo) goes unchecked, as Django leaves it.
+
+A child check looks each distinct key up once (migration core 0008): a statement's rows name
+few parents (a million links, some seventy lines), and over the rows themselves the planner,
+sure of a small parent table and told to stop at the first miss, compared every row with every
+parent (1.5 s of an 800,000-link insert). A writer whose keys were all read from their parents
+in the same transaction says so for one table and one block (`keys_trusted`): nothing is
+looked up then.
 """
 
 from __future__ import annotations
@@ -26,9 +33,6 @@ from typing import Any
 from django.db import connection
 from psycopg.pq import TransactionStatus
 
-# Each key checked once per statement, whatever the rows repeat: a million settlement lines of
-# one batch and 200,000 orders look their parents up 200,001 times, not three million. Not at
-# all inside `keys_trusted` for that table.
 FUNCTIONS = """
 CREATE OR REPLACE FUNCTION core_key_child_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE missing text;
