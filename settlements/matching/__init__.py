@@ -209,7 +209,7 @@ def _expectations_settle(*, now: datetime) -> None:
         # 200,000 expectations up again by its key.
         cursor.execute(
             f"""
-            UPDATE {expected} e
+            UPDATE {expected} AS e
             SET status = CASE v.outcome WHEN 'matched' THEN 'settled' ELSE 'variance' END
             FROM {VERDICTS} v
             WHERE v.order_id = e.order_id AND v.outcome IN ('matched', 'variance')
