@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from .models import SettlementBatch, SettlementLine
-from .parsers.base import ParsedLine
+from .parsers.base import ParsedLine, ParseError
 
 STAGED = "settlements_staged"
 FRESH = "settlements_fresh"
@@ -77,6 +77,13 @@ def _texts(line: ParsedLine) -> tuple[str, ...]:
     )
 
 
+def _nul_refused(line: ParsedLine, texts: str) -> None:
+    """No database text holds a NUL character: a file with one is refused at its row (the
+    bank formats' reader refuses it as it decodes), whatever the database."""
+    if "\x00" in texts or "\x00" in line.raw:
+        raise ParseError(line.row, "NUL character in the text")
+
+
 def _values(
     first_id: int, lines: Iterable[ParsedLine], written: list[int]
 ) -> Iterator[tuple[Any, ...]]:
@@ -84,6 +91,7 @@ def _values(
     posted = connection.ops.adapt_datetimefield_value
     for n, line in enumerate(lines, first_id):
         written[0] += 1
+        _nul_refused(line, "".join(_texts(line)))
         yield (
             n,
             line.row,
@@ -114,6 +122,7 @@ def _copy_rows(first_id: int, lines: Iterable[ParsedLine], written: list[int]) -
             posted = "\\N" if posted_at is None else posted_at.isoformat()
         fields = _texts(line)
         texts = "\t".join(fields)
+        _nul_refused(line, texts)
         if (
             texts.count("\t") != 7
             or '"' in texts

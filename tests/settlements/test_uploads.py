@@ -255,3 +255,36 @@ def test_a_generic_file_reads_its_mapping_before_the_rows_stream(channel: Any) -
         Decimal("-3.00"),
         Decimal("97.00"),
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "text"),
+    [
+        ("stripe", stripe_rows("po_NUL", 1, 5).replace("#X3", "#X\x003")),
+        (
+            "amazon",
+            (FILES / "amazon_v2_us.tsv").read_text().replace("Principal", "Prin\x00cipal", 1),
+        ),
+    ],
+)
+def test_a_nul_character_refuses_the_file_at_its_row_and_keeps_nothing(
+    channel: Any, provider: str, text: str
+) -> None:
+    from settlements.loading import upload_process
+
+    made = upload_create(
+        stream=io.BytesIO(text.encode()),
+        name="nul.txt",
+        provider=provider,
+        channel=channel.channel,
+        user=None,
+        now=timezone.now(),
+    )
+    failed = upload_process(made.pk)
+    assert failed.status == "failed"
+    row = next(n for n, line in enumerate(text.split("\n"), 1) if "\x00" in line)
+    assert row > 2  # a data row, past the header (and Amazon's summary)
+    assert failed.errors == [{"row": row, "reason": "NUL character in the text"}]
+    assert SettlementLine.objects.count() == 0 and SettlementBatch.objects.count() == 0
+    assert ExceptionItem.objects.filter(kind="settlement_file_refused").count() == 1
