@@ -19,11 +19,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import IO, Any
 
 from django.contrib.auth.models import User
 from django.core.files.base import File
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from retailsync.core.correlation import ensure_correlation_id
@@ -228,6 +229,9 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     except ParseError as problem:
         staging_drop()
         return _failed(upload, problem, now=now)
+    except DataError as problem:  # a value the database cannot hold: found again, by its row
+        staging_drop()
+        return _failed(upload, _beyond(upload, problem), now=now)
     except UnicodeDecodeError as problem:
         staging_drop()
         return _failed(upload, ParseError(0, f"not the file's encoding: {problem}"), now=now)
@@ -275,6 +279,30 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     if fresh and new_lines > ANALYZE_AFTER:  # for the next upload's plans, once this one is done
         analyze(SettlementLine._meta.db_table)
     return upload
+
+
+AMOUNT_LIMIT = Decimal(10) ** 15  # an amount's 19 digits, 4 of them after the point
+
+
+def _beyond(upload: Upload, problem: DataError) -> ParseError:
+    """The first amount of the file too large to keep, which the database refused as it was
+    staged (or saved, a batch's): the file is read again to name its row."""
+    options = _mapping(upload.provider)
+    with upload.file.open("rb") as stream:
+        for record in PARSERS[upload.provider](stream, options=options):
+            if isinstance(record, ParsedBatch):
+                named = [
+                    (f"{record.key}: {name}", 0, getattr(record, name))
+                    for name in ("payout_amount", "opening_balance", "closing_balance")
+                ]
+            else:
+                named = [
+                    (name, record.row, getattr(record, name)) for name in ("gross", "fee", "net")
+                ]
+            for name, row, value in named:
+                if value is not None and abs(value) >= AMOUNT_LIMIT:
+                    return ParseError(row, f"{name}: {value} is larger than an amount can be")
+    return ParseError(0, f"the file could not be kept: {str(problem).splitlines()[0]}")
 
 
 def _failed(upload: Upload, problem: ParseError, *, now: datetime) -> Upload:

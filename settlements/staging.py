@@ -41,7 +41,14 @@ COLUMNS = (
     "description",
     "raw",
 )
-_TYPES = {"row": "integer", "gross": "numeric", "fee": "numeric", "net": "numeric"}
+# Amounts as the lines keep them (19 digits, 4 after the point): one too large for a line is
+# refused by the COPY that stages it, not by the INSERT of the matched lines (loading.py).
+_TYPES = {
+    "row": "integer",
+    "gross": "numeric(19, 4)",
+    "fee": "numeric(19, 4)",
+    "net": "numeric(19, 4)",
+}
 # What a new batch's staged line is written with (matching/_apply adds its link and verdict).
 LINE_COLUMNS = tuple(c for c in COLUMNS if c != "batch_key")  # what a line keeps of them
 FRESH_COLUMNS = ("batch_id", "provider", *LINE_COLUMNS, "manual", "note")
@@ -149,9 +156,13 @@ def staging_write(first_id: int, lines: Iterable[ParsedLine]) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             names = ", ".join(f'"{c}"' for c in ("id", *COLUMNS))
-            with cursor.cursor.copy(
-                f"COPY {STAGED} ({names}) FROM STDIN (FORMAT csv, DELIMITER E'\\t', NULL '\\N')"
-            ) as copy:
+            # The raw cursor's errors as Django's (a DataError for a value out of range).
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(
+                    f"COPY {STAGED} ({names}) FROM STDIN (FORMAT csv, DELIMITER E'\\t', NULL '\\N')"
+                ) as copy,
+            ):
                 texts = _copy_rows(first_id, lines, written)
                 while chunk := list(islice(texts, _COPY_CHUNK)):
                     copy.write("".join(chunk))

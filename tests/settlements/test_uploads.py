@@ -288,3 +288,27 @@ def test_a_nul_character_refuses_the_file_at_its_row_and_keeps_nothing(
     assert failed.errors == [{"row": row, "reason": "NUL character in the text"}]
     assert SettlementLine.objects.count() == 0 and SettlementBatch.objects.count() == 0
     assert ExceptionItem.objects.filter(kind="settlement_file_refused").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_amount_too_large_to_keep_refuses_the_file_at_its_row(channel: Any) -> None:
+    from settlements.loading import upload_process
+
+    huge = "123456789012345678901.00"  # 21 digits before the point; a line keeps 15
+    net = "123456789012345678900.41"  # less the 0.59 fee
+    text = stripe_rows("po_HUGE", 1, 5).replace(
+        ",10.00,0.59,9.41,charge,ch_4,", f",{huge},0.59,{net},charge,ch_4,"
+    )
+    made = upload_create(
+        stream=io.BytesIO(text.encode()),
+        name="huge.csv",
+        provider="stripe",
+        channel=channel.channel,
+        user=None,
+        now=timezone.now(),
+    )
+    failed = upload_process(made.pk)
+    assert failed.status == "failed"
+    assert failed.errors == [{"row": 5, "reason": f"gross: {huge} is larger than an amount can be"}]
+    assert SettlementLine.objects.count() == 0 and SettlementBatch.objects.count() == 0
+    assert ExceptionItem.objects.filter(kind="settlement_file_refused").count() == 1
