@@ -32,19 +32,24 @@ def stripe_rows(payout: str, first: int, count: int, *, bad_at: int | None = Non
     return "\n".join(rows) + "\n"
 
 
-def processed(channel: Any, text: str) -> Upload:
-    """A Stripe file stored and read, kept and matched as the worker does; done."""
+def read_through(channel: Any, text: str, provider: str = "stripe") -> Upload:
+    """A file stored and read, kept and matched as the worker does (or refused)."""
     from settlements.loading import upload_process
 
     made = upload_create(
         stream=io.BytesIO(text.encode()),
         name="report.csv",
-        provider="stripe",
+        provider=provider,
         channel=channel.channel,
         user=None,
         now=timezone.now(),
     )
-    done = upload_process(made.pk)
+    return upload_process(made.pk)
+
+
+def processed(channel: Any, text: str) -> Upload:
+    """A Stripe file stored and read, kept and matched as the worker does; done."""
+    done = read_through(channel, text)
     assert done.status == "done", done.errors
     return done
 
@@ -109,17 +114,7 @@ def test_a_bad_row_after_many_good_ones_leaves_nothing(channel: Any) -> None:
     # 45,000 rows staged a tenth of the file at a time: nine parts are staged before the part
     # with the bad row is read.
     text = stripe_rows("po_BIG", 1, 45_000, bad_at=44_000)
-    made = upload_create(
-        stream=io.BytesIO(text.encode()),
-        name="big.csv",
-        provider="stripe",
-        channel=channel.channel,
-        user=None,
-        now=timezone.now(),
-    )
-    from settlements.loading import upload_process
-
-    failed = upload_process(made.pk)
+    failed = read_through(channel, text)
     assert failed.status == "failed"
     assert failed.errors[0]["row"] == 44_001  # the header is row 1
     assert "oops" in failed.errors[0]["reason"]
@@ -237,17 +232,7 @@ def test_a_generic_file_reads_its_mapping_before_the_rows_stream(channel: Any) -
         currency="USD",
     )
     text = "Payout,Id,Type,Amount,Fee,Order,Date\nP1,T1,sale,100.00,-3.00,#1,2026-11-20\n"
-    made = upload_create(
-        stream=io.BytesIO(text.encode()),
-        name="g.csv",
-        provider="generic",
-        channel=channel.channel,
-        user=None,
-        now=timezone.now(),
-    )
-    from settlements.loading import upload_process
-
-    done = upload_process(made.pk)
+    done = read_through(channel, text, "generic")
     assert done.status == "done", done.errors
     line = SettlementLine.objects.get(line_key__contains="T1")
     assert (line.gross, line.fee, line.net) == (
@@ -271,17 +256,7 @@ def test_a_generic_file_reads_its_mapping_before_the_rows_stream(channel: Any) -
 def test_a_nul_character_refuses_the_file_at_its_row_and_keeps_nothing(
     channel: Any, provider: str, text: str
 ) -> None:
-    from settlements.loading import upload_process
-
-    made = upload_create(
-        stream=io.BytesIO(text.encode()),
-        name="nul.txt",
-        provider=provider,
-        channel=channel.channel,
-        user=None,
-        now=timezone.now(),
-    )
-    failed = upload_process(made.pk)
+    failed = read_through(channel, text, provider)
     assert failed.status == "failed"
     row = next(n for n, line in enumerate(text.split("\n"), 1) if "\x00" in line)
     assert row > 2  # a data row, past the header (and Amazon's summary)
@@ -292,22 +267,12 @@ def test_a_nul_character_refuses_the_file_at_its_row_and_keeps_nothing(
 
 @pytest.mark.django_db
 def test_an_amount_too_large_to_keep_refuses_the_file_at_its_row(channel: Any) -> None:
-    from settlements.loading import upload_process
-
     huge = "123456789012345678901.00"  # 21 digits before the point; a line keeps 15
     net = "123456789012345678900.41"  # less the 0.59 fee
     text = stripe_rows("po_HUGE", 1, 5).replace(
         ",10.00,0.59,9.41,charge,ch_4,", f",{huge},0.59,{net},charge,ch_4,"
     )
-    made = upload_create(
-        stream=io.BytesIO(text.encode()),
-        name="huge.csv",
-        provider="stripe",
-        channel=channel.channel,
-        user=None,
-        now=timezone.now(),
-    )
-    failed = upload_process(made.pk)
+    failed = read_through(channel, text)
     assert failed.status == "failed"
     assert failed.errors == [{"row": 5, "reason": f"gross: {huge} is larger than an amount can be"}]
     assert SettlementLine.objects.count() == 0 and SettlementBatch.objects.count() == 0
