@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import IO, Any
 
 from django.contrib.auth.models import User
@@ -139,9 +140,10 @@ def _beat(upload: Upload, **fields: Any) -> None:
 def _until(source: Iterator[ParsedLine], stream: IO[bytes], position: int) -> Iterator[ParsedLine]:
     """The next lines of `source`, at least one, until the file is read past `position`
     (looked at every `_LOOK` lines: the parser reads the file a buffer at a time anyway)."""
-    for n, line in enumerate(source):
+    for line in source:
         yield line
-        if not n % _LOOK and stream.tell() >= position:
+        yield from islice(source, _LOOK - 1)
+        if stream.tell() >= position:
             return
 
 

@@ -116,6 +116,7 @@ def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterato
         reopened: dict[int, int] = {}
         occurrence = 1
         blake2b = hashlib.blake2b
+        last_currency_text, last_currency = "", ""
 
         for line in lines:
             row += 1
@@ -196,7 +197,10 @@ def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterato
             if fulfillment:
                 extra["fulfillment"] = fulfillment
             if row_currency:
-                row_currency = currency(row_currency, row, "currency")
+                if row_currency != last_currency_text:
+                    last_currency_text = row_currency
+                    last_currency = currency(row_currency, row, "currency")
+                row_currency = last_currency
             # Positional: ParsedLine is a frozen dataclass; keywords cost a fifth more per row.
             yield ParsedLine(
                 row,  # row

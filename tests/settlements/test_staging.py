@@ -83,3 +83,43 @@ def test_texts_with_tabs_backslashes_and_line_breaks_are_staged_as_they_are() ->
     assert second[:9] == (8, 3, "B", "K2", "fee", Decimal(0), Decimal("-1"), Decimal("-1"), None)
     assert second[9:] == ("", "", "", "", "")
     assert third[12:] == (NULL_MARK, NULL_MARK)
+
+
+@pytest.mark.django_db
+def test_texts_longer_than_their_columns_are_cut_whether_or_not_they_need_quoting() -> None:
+    def line(row: int, text: str, method: str) -> ParsedLine:
+        return ParsedLine(
+            row,
+            "B",
+            f"K{row}",
+            LineKind.CHARGE,
+            "EUR",
+            Decimal("1"),
+            Decimal(0),
+            Decimal("1"),
+            None,
+            order_ref=text * 130,
+            description=text * 510,
+            payment_method=method,
+        )
+
+    lines = [
+        line(2, "o", "m" * 41),  # plain texts, only the payment method too long
+        line(3, "o", "card"),  # plain texts, long as a whole
+        line(4, '"', "m" * 41),  # quoted texts
+    ]
+    staging_create()
+    try:
+        assert staging_write(1, lines) == 3
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT order_ref, payment_method, description FROM {STAGED} ORDER BY id"
+            )
+            staged = cursor.fetchall()
+    finally:
+        staging_drop()
+    assert staged == [
+        ("o" * 120, "m" * 40, "o" * 500),
+        ("o" * 120, "card", "o" * 500),
+        ('"' * 120, "m" * 40, '"' * 500),
+    ]
