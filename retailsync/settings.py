@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def env_list(name: str, default: str) -> list[str]:
 # Signs sessions, CSRF tokens and password reset links; Django's `django-insecure-` prefix makes
 # `check --deploy` flag this one wherever it ends up.
 DEBUG_SECRET_KEY = "django-insecure-retailsync-demo-only-key"
+# Set by manage.py for the commands that read only the code (makemigrations and the like): they
+# sign nothing, so they run without SECRET_KEY on a random key no later process shares.
+SIGNS_NOTHING = "RETAILSYNC_SIGNS_NOTHING"
 
 
 def secret_key(*, debug: bool) -> str:
@@ -60,6 +64,8 @@ def secret_key(*, debug: bool) -> str:
         return key
     if debug:
         return DEBUG_SECRET_KEY
+    if os.environ.get(SIGNS_NOTHING) == "1":  # manage.py, for a command that only reads code
+        return "unused-" + secrets.token_urlsafe(50)
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Outside DEBUG retailsync refuses to start without a secret key: "
         "set SECRET_KEY (or SECRET_KEY_FILE, a file holding it) to a long random value, e.g. "

@@ -183,3 +183,13 @@ def test_redoc_comes_from_our_own_static_files_with_no_web_fonts_or_inline_scrip
     # Its bundle's one outside reference (Redocly's logo) is never fetched: the page's policy.
     policy = Client().get("/api/redoc/")["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
+
+
+def test_commands_that_only_read_the_code_run_without_a_secret_key():
+    """makemigrations signs nothing: a developer (or CI) checks the migrations without a key;
+    the same environment still refuses `check`, as above."""
+    result = run("manage.py", "makemigrations", "--check", "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+    assert REFUSAL in run("manage.py", "check").stderr
