@@ -15,6 +15,18 @@ AWKWARD = 'back\\slash\ttab\nnewline\rreturn "quoted" \\N \\t'
 NULL_MARK = "\\N"  # COPY's NULL, as a text of its own
 
 
+def staged(first_id: int, lines: list[ParsedLine], columns: str) -> list[tuple[object, ...]]:
+    """Stage every line, numbered from `first_id`, and read `columns` of them back in order."""
+    staging_create()
+    try:
+        assert staging_write(first_id, lines) == len(lines)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {columns} FROM {STAGED} ORDER BY id")
+            return cursor.fetchall()
+    finally:
+        staging_drop()
+
+
 @pytest.mark.django_db
 def test_texts_with_tabs_backslashes_and_line_breaks_are_staged_as_they_are() -> None:
     when = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
@@ -53,17 +65,12 @@ def test_texts_with_tabs_backslashes_and_line_breaks_are_staged_as_they_are() ->
             raw=NULL_MARK,
         ),
     ]
-    staging_create()
-    try:
-        assert staging_write(7, lines) == 3
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, row, batch_key, line_key, kind, gross, fee, net, posted_at,"
-                f" order_ref, payment_ref, related_ref, description, raw FROM {STAGED} ORDER BY id"
-            )
-            first, second, third = cursor.fetchall()
-    finally:
-        staging_drop()
+    first, second, third = staged(
+        7,
+        lines,
+        "id, row, batch_key, line_key, kind, gross, fee, net, posted_at,"
+        " order_ref, payment_ref, related_ref, description, raw",
+    )
     assert first == (
         7,
         2,
@@ -108,17 +115,7 @@ def test_texts_longer_than_their_columns_are_cut_whether_or_not_they_need_quotin
         line(3, "o", "card"),  # plain texts, long as a whole
         line(4, '"', "m" * 41),  # quoted texts
     ]
-    staging_create()
-    try:
-        assert staging_write(1, lines) == 3
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT order_ref, payment_method, description FROM {STAGED} ORDER BY id"
-            )
-            staged = cursor.fetchall()
-    finally:
-        staging_drop()
-    assert staged == [
+    assert staged(1, lines, "order_ref, payment_method, description") == [
         ("o" * 120, "m" * 40, "o" * 500),
         ("o" * 120, "card", "o" * 500),
         ('"' * 120, "m" * 40, '"' * 500),
