@@ -14,9 +14,9 @@ group only (rows of one order come together), so memory stays flat at any file s
 again later in the file counts on under a second occurrence number, which a re-download of the
 same settlement reproduces.
 
-Dates come as ISO 8601, `YYYY-MM-DD HH:MM:SS UTC` (or another zone label), `dd.mm.yyyy` or
-`dd/mm/yy`; amounts with a decimal point or, in some EU files, a decimal comma. `options` is not
-used.
+Dates come as ISO 8601, `YYYY-MM-DD HH:MM:SS UTC` (or another zone label), `dd.mm.yyyy`,
+`dd/mm/yy` or `yyyy/mm/dd`; amounts with a decimal point or, in some EU files, a decimal comma. A
+row may leave its empty trailing columns out. `options` is not used.
 
 The file is never quoted, so lines are split on tabs rather than fed to `csv.reader`: the same
 fields (a QUOTE_NONE reader splits on the delimiter too) at half the cost per row, which counts at
@@ -87,9 +87,7 @@ def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterato
         index = header_index(header)
         require(index, COLUMNS + SUMMARY, 1)
         width = len(header)
-        positions = [index[name] for name in COLUMNS]
-        needed = max(positions) + 1
-        pick = itemgetter(*positions)
+        pick = itemgetter(*(index[name] for name in COLUMNS))
 
         summary: ParsedBatch | None = None
         for line in lines:
@@ -128,8 +126,7 @@ def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterato
             if n != width:
                 if not raw:
                     continue
-                if n > width or n < needed:
-                    raise bad_width(row, n, width, line)
+                fields = _padded(fields, row, width, line)
             (
                 row_sid,
                 row_currency,
@@ -238,9 +235,8 @@ def _summary(
     fields: list[str], row: int, index: dict[str, int], width: int, line: str
 ) -> ParsedBatch:
     """The first data row: settlement-id, period, deposit date, total-amount, currency only."""
-    if len(fields) > width or len(fields) <= max(index[name] for name in SUMMARY):
-        raise bad_width(row, len(fields), width, line)
-    fields += [""] * (width - len(fields))  # empty trailing columns left out
+    if len(fields) != width:
+        fields = _padded(fields, row, width, line)
     sid, total = fields[index["settlement-id"]], fields[index["total-amount"]]
     if not sid or not total or fields[index["transaction-type"]]:
         raise ParseError(row, "the first data row is not the settlement summary")
@@ -262,6 +258,15 @@ def _summary(
         period_end=end,
         deposit_date=deposit,
     )
+
+
+def _padded(fields: list[str], row: int, width: int, line: str) -> list[str]:
+    """A row as wide as the header: a whole line may leave its empty trailing columns out (the
+    summary row often stops after `currency`), but not one column too many, and not the
+    file's last line cut short (no line break: truncated)."""
+    if len(fields) > width or not line.endswith(("\n", "\r")):
+        raise bad_width(row, len(fields), width, line)
+    return fields + [""] * (width - len(fields))
 
 
 def _comma_amount(text: str) -> Decimal:
@@ -303,7 +308,8 @@ class _Times:
 
 
 def _when(text: str) -> datetime | None:
-    """ISO 8601; `2024-03-02 18:04:11 UTC` (any zone label); `02.03.2024`; `02/03/24`."""
+    """ISO 8601; `2024-03-02 18:04:11 UTC` (any zone label); `02.03.2024`; `02/03/24`;
+    `2024/03/02` (Amazon Japan)."""
     if text.endswith(" UTC"):
         try:
             return datetime.fromisoformat(text[:-4]).replace(tzinfo=UTC)
@@ -325,7 +331,7 @@ def _naive(text: str) -> datetime | None:
     except ValueError:
         pass
     day, _, clock = text.partition(" ")
-    for sep, formats in ((".", ("%d.%m.%Y",)), ("/", ("%d/%m/%y", "%d/%m/%Y"))):
+    for sep, formats in ((".", ("%d.%m.%Y",)), ("/", ("%d/%m/%y", "%d/%m/%Y", "%Y/%m/%d"))):
         if sep in day:
             for fmt in formats:
                 try:

@@ -7,7 +7,8 @@
 SB fields are read by their CH name (whitespace and case ignored: the current "Transaction
 Debit or Credit" and the old "TransactionDebitorCredit" are one column). Amounts are unsigned
 integer minor units with a CR/DR column each for gross and fee: 10000 is 100.00 USD and ¥10000.
-Fee events (T01xx) carry their amount in `fee` (gross 0), like fee lines from other providers.
+Fee events (T01xx, and the fee reversals T1108 and T1109) carry their amount in `fee` (gross 0),
+like fee lines from other providers.
 
 PayPal pays out nothing by itself, so a batch is a section's day for one currency: key
 `<account>:<period start date>:<currency>`, announced at that currency's SF with the SF's
@@ -57,6 +58,8 @@ TOTALS: Final = ("gross credits", "gross debits", "fee credits", "fee debits")
 # T-codes by exact code first, then by group (the two digits after T).
 CODES: Final = {
     "T1105": LineKind.RESERVE_RELEASE,  # hold released
+    "T1108": LineKind.FEE,  # fee reversal: a fee given back, not a refund to a buyer
+    "T1109": LineKind.FEE,  # fee refund
     "T1110": LineKind.RESERVE_HOLD,  # hold for a dispute investigation
     "T1111": LineKind.RESERVE_RELEASE,  # that hold cancelled
     "T1201": LineKind.CHARGEBACK,

@@ -229,6 +229,7 @@ def test_an_eu_file_with_decimal_commas_and_day_first_dates() -> None:
         ("2024-07-01 10:00:00 PDT", datetime(2024, 7, 1, 17, 0, tzinfo=UTC)),
         ("02.03.2024", datetime(2024, 3, 2, tzinfo=UTC)),
         ("09/06/25", datetime(2025, 6, 9, tzinfo=UTC)),
+        ("2024/03/02 18:04:11 UTC", datetime(2024, 3, 2, 18, 4, 11, tzinfo=UTC)),  # Japan
     ],
 )
 def test_posted_times_in_every_format_amazon_writes(text: str, expected: datetime) -> None:
@@ -292,6 +293,26 @@ def test_a_date_that_is_not_a_date_is_refused() -> None:
 def test_a_row_with_an_extra_column_is_refused() -> None:
     error = refusal(replace_line(US, 15, b"Current Reserve Amount", b"Current\tReserve Amount"))
     assert (error.row, error.reason) == (15, "expected 24 columns, found 25")
+
+
+def test_rows_that_leave_their_empty_trailing_columns_out_are_read_whole() -> None:
+    # The summary stops after `currency` (as formats.md's example writes it); the storage fee
+    # on line 14 after `posted-date-time`, its order-item-code to promotion-id left out.
+    rows = US.split(b"\n")
+    rows[1] = b"\t".join(rows[1].split(b"\t")[:6])
+    assert rows[13].split(b"\t")[13] == b"Storage Fee"
+    rows[13] = b"\t".join(rows[13].split(b"\t")[:18])
+    records = parse(b"\n".join(rows))
+    assert records[0] == parse(US)[0]
+    fee = lines_of(records)[14]
+    assert (fee.kind, fee.gross, fee.fee, fee.net) == (
+        LineKind.FEE,
+        Decimal("0"),
+        Decimal("-1.25"),
+        Decimal("-1.25"),
+    )
+    assert fee.line_key == lines_of(parse(US))[14].line_key
+    assert sum(line.net for line in lines_of(records).values()) == Decimal("20.00")
 
 
 def test_a_file_cut_mid_row_is_refused_as_truncated() -> None:

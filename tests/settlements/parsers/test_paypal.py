@@ -138,6 +138,8 @@ def test_kinds_and_signs_of_every_row_with_jpy_in_whole_units() -> None:
         ("T0000", LineKind.CHARGE),
         ("T0007", LineKind.CHARGE),
         ("T1106", LineKind.REFUND),
+        ("T1108", LineKind.FEE),  # fee reversal
+        ("T1109", LineKind.FEE),  # fee refund
         ("T1110", LineKind.RESERVE_HOLD),
         ("T1202", LineKind.CHARGEBACK_REVERSAL),
         ("T0402", LineKind.PAYOUT),
