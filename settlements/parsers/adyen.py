@@ -83,7 +83,7 @@ TYPES: Final = {
     "ManualCorrected": LineKind.ADJUSTMENT,
     "BankInstructionReturned": LineKind.ADJUSTMENT,
     "Balancetransfer": LineKind.ADJUSTMENT,
-    "ReserveAdjustment": LineKind.RESERVE_HOLD,
+    "ReserveAdjustment": LineKind.RESERVE_HOLD,  # or a release: by its sign (below)
 }
 REFERS_BACK: Final = frozenset({LineKind.REFUND, LineKind.CHARGEBACK, LineKind.CHARGEBACK_REVERSAL})
 
@@ -124,6 +124,8 @@ def parse(stream: IO[bytes], *, options: ColumnMapping | None = None) -> Iterato
         code = currency(values["Net Currency"], row, "Net Currency")
         kind = TYPES.get(journal, LineKind.OTHER)
         net = _amount(values, "Net Credit (NC)", row) - _amount(values, "Net Debit (NC)", row)
+        if kind is LineKind.RESERVE_HOLD and net > 0:  # funds withheld, or released back
+            kind = LineKind.RESERVE_RELEASE
         gross, fee, extra = _gross_and_fee(values, kind, code, net, row)
         local = _when(values["Creation Date"], values["TimeZone"], row)
 

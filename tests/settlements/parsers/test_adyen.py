@@ -148,6 +148,25 @@ def test_repeated_free_references_get_distinct_line_keys() -> None:
     assert "AcmeShopEUR:57:Fee:Chargeback fee 8845717288000001#2" in keys
 
 
+@pytest.mark.parametrize(
+    ("debit", "credit", "payout", "kind", "net"),
+    [
+        (b"", b"2.50", b"110.38", LineKind.RESERVE_RELEASE, Decimal("2.50")),  # released to us
+        (b"2.50", b"", b"105.38", LineKind.RESERVE_HOLD, Decimal("-2.50")),  # withheld
+    ],
+)
+def test_a_reserve_adjustment_is_a_hold_or_a_release_by_its_sign(
+    debit: bytes, credit: bytes, payout: bytes, kind: LineKind, net: Decimal
+) -> None:
+    row = b"DepositCorrection,Correction 17,,,,,EUR,,2.50,"
+    data = REPORT.replace(
+        row, b"ReserveAdjustment,Reserve 17,,,,,EUR," + debit + b"," + credit + b","
+    )
+    data = data.replace(b",110.38,", b"," + payout + b",")
+    line = lines_of(parse(data))[9]
+    assert (line.kind, line.gross, line.fee, line.net) == (kind, net, Decimal(0), net)
+
+
 def test_a_payout_that_disagrees_with_the_batch_is_refused_naming_both() -> None:
     error = refusal(REPORT.replace(b",110.38,", b",110.48,"))
     assert error.row == 11
