@@ -54,6 +54,9 @@ PARTS = 10  # COPY statements and progress updates per file (a part at most a te
 MAX_ERRORS = 20
 _LOOK = 256
 STALE_AFTER = timedelta(minutes=3)  # an upload whose worker stopped beating is picked up again
+# Reads begun before one is given up: a worker stopped mid-file is no fault of the file, but a
+# file that stops every worker that reads it is not read forever, three minutes apart.
+READ_ATTEMPTS = 3
 
 
 def upload_create(
@@ -206,6 +209,13 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     if upload.status in (Upload.Status.DONE, Upload.Status.FAILED):
         return upload
     now = now or timezone.now()
+    if upload.attempts >= READ_ATTEMPTS:
+        stopped = ParseError(
+            0,
+            f"reading it was begun {upload.attempts} times and stopped each time before the end"
+            " (the worker was stopped or ran out of memory); nothing kept",
+        )
+        return _failed(upload, stopped, now=now)
     _beat(upload, status=Upload.Status.PARSING, progress=0, attempts=upload.attempts + 1)
     started = time.perf_counter()
     staging_create()
@@ -237,7 +247,7 @@ def upload_process(upload_id: int, *, now: datetime | None = None) -> Upload:
     except UnicodeDecodeError as problem:
         staging_drop()
         return _failed(upload, ParseError(0, f"not the file's encoding: {problem}"), now=now)
-    except (csv.Error, ValueError, ArithmeticError, LookupError) as problem:
+    except (csv.Error, ValueError, ArithmeticError, LookupError, SyntaxError) as problem:
         # A parser that met something it has no words for: still the file's fault, not a
         # reason to leave the upload hanging. Logged with its trace for whoever owns the parser.
         staging_drop()

@@ -103,11 +103,14 @@ class _Reader:
                     raise ParseError(1, f"declared encoding {declared.group(1)}: camt is UTF-8")
             try:
                 parser.feed(piece)
+                # The pull parser queues what it found wrong with the piece, and raises it
+                # from here (a second document after the first, a mismatched tag).
+                events = list(cast("Iterator[tuple[str, Element]]", parser.read_events()))
             except XMLSyntaxError as exc:
                 raise ParseError(exc.position[0], f"not well-formed XML: {exc.msg}") from None
             except DefusedXmlException as exc:
                 raise ParseError(self.line, f"DTDs and entities are refused: {exc}") from None
-            for event, elem in cast("Iterator[tuple[str, Element]]", parser.read_events()):
+            for event, elem in events:
                 if event == "start":
                     self._start(elem)
                 else:

@@ -166,8 +166,8 @@ def test_a_new_payout_repeating_lines_of_another_keeps_them_where_they_are(
     ) == ["payout_variance"]
 
 
-@pytest.mark.django_db
-def test_an_upload_whose_worker_died_is_picked_up_again(channel: Any) -> None:
+def stopped_mid_file(channel: Any, **fields: Any) -> Upload:
+    """An upload whose worker stopped reading it ten minutes ago (killed, say)."""
     with (FILES / "flows/stripe_po_first.csv").open("rb") as stream:
         made = upload_create(
             stream=stream,
@@ -178,11 +178,31 @@ def test_an_upload_whose_worker_died_is_picked_up_again(channel: Any) -> None:
             now=timezone.now(),
         )
     stale = timezone.now() - timezone.timedelta(minutes=10)
-    Upload.objects.filter(pk=made.pk).update(status="parsing", heartbeat_at=stale, progress=40)
+    Upload.objects.filter(pk=made.pk).update(status="parsing", heartbeat_at=stale, **fields)
+    return made
+
+
+@pytest.mark.django_db
+def test_an_upload_whose_worker_died_is_picked_up_again(channel: Any) -> None:
+    made = stopped_mid_file(channel, progress=40)
     assert uploads_resume_task() == 1
     made.refresh_from_db()
     assert made.status == "done" and made.attempts == 1
     assert SettlementLine.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_file_whose_reading_stopped_three_times_is_refused_not_read_again(
+    channel: Any,
+) -> None:
+    made = stopped_mid_file(channel, attempts=3)
+    assert uploads_resume_task() == 1
+    made.refresh_from_db()
+    assert (made.status, made.attempts) == ("failed", 3)
+    assert "begun 3 times and stopped each time" in made.errors[0]["reason"]
+    assert SettlementLine.objects.count() == 0
+    assert uploads_resume_task() == 0
+    assert ExceptionItem.objects.filter(kind="settlement_file_refused", status="open").count() == 1
 
 
 @pytest.mark.celery_worker

@@ -138,6 +138,15 @@ def test_truncated_file_is_refused() -> None:
     assert error.row == 52 and "truncated or unclosed XML" in error.reason
 
 
+def test_a_mismatched_tag_and_a_second_document_are_refused_as_malformed() -> None:
+    # Both are found by the pull parser as it reads on, not as the piece is fed to it.
+    error = refused(camt053.parse, DAILY.replace(b"</AddtlNtryInf>", b"</AddtlInf>", 1))
+    assert "not well-formed XML: mismatched tag" in error.reason
+    assert DAILY.split(b"\n")[error.row - 1].strip().startswith(b"<AddtlNtryInf>")
+    error = refused(camt053.parse, DAILY + DAILY)
+    assert "not well-formed XML: junk after document element" in error.reason
+
+
 def test_bytes_that_are_not_utf8_are_refused_with_their_line() -> None:
     error = refused(camt053.parse, DAILY.replace(b"Office rent", b"B\xfcro rent"))
     assert error.row == 60 and "not UTF-8" in error.reason
