@@ -108,17 +108,19 @@ def check_identity(
     )
 
 
-def join_wrapped(parts: Iterable[str], width: int) -> str:
+def join_wrapped(parts: Iterable[str], width: int, first_width: int | None = None) -> str:
     """Join a field the format splits into fixed-width pieces (MT940 lines of 65, camt Ustrd of
     140): a piece that fills its width was cut mid-text and is glued to the next, so a payout
-    id split by the bank comes back whole; shorter pieces end a phrase and take a space."""
-    text = previous = ""
+    id split by the bank comes back whole; shorter pieces end a phrase and take a space. The
+    first piece is full at `first_width` when it shares its line with a tag some banks count."""
+    text = ""
+    limit = width if first_width is None else first_width
+    full = False  # the piece before filled its line: cut mid-text
     for part in parts:
         if not part:
             continue
-        glue = "" if not text or len(previous) >= width else " "
-        text += glue + part
-        previous = part
+        text += ("" if not text or full else " ") + part
+        full, limit = len(part) >= limit, width
     return text.strip()
 
 

@@ -203,6 +203,8 @@ class _Reader:
         control = 0
         for item in ident.summary_items:
             control += item.amount or 0
+            if item.type_code is None and item.amount is None:
+                continue  # an item left empty (`,,,,`): nothing summarised
             if item.type_code is None:
                 raise ParseError(row, "summary without a type code")
             if (
@@ -258,8 +260,8 @@ class _Reader:
         if detail.amount is None or detail.amount < 0:
             raise ParseError(detail.row, f"transaction amount {detail.amount!r} is not a number")
         account.control += detail.amount
-        if detail.type_code is None or detail.funds_type is None:
-            raise ParseError(detail.row, "transaction without a type code or funds type")
+        if detail.type_code is None:
+            raise ParseError(detail.row, "transaction without a type code")
         direction = detail.type_code.transaction
         if direction not in (TypeCodeTransaction.credit, TypeCodeTransaction.debit):
             if detail.amount == 0:
@@ -276,7 +278,9 @@ class _Reader:
         bank_ref = (detail.bank_reference or "").strip()
         customer_ref = (detail.customer_reference or "").strip()
         text = " ".join((detail.text or "").split())
-        extra = {"type_code": detail.type_code.code, "funds_type": detail.funds_type.value}
+        # A funds type left blank (NatWest, SVB) is Z, availability unknown, as the spec defaults.
+        funds = detail.funds_type.value if detail.funds_type is not None else "Z"
+        extra = {"type_code": detail.type_code.code, "funds_type": funds}
         value_date = (detail.availability or {}).get("date")
         if value_date is not None:
             extra["value_date"] = value_date.isoformat()

@@ -12,7 +12,8 @@ Each tag goes to the package on its own, so a field it cannot parse is refused w
 line. The package signs `:61:` with its opt-in fixes (`Options.all()`): `C` and `RD` (reversal
 of a debit) are credits, `D` and `RC` (reversal of a credit) debits. `:86:` is read here, not by
 the package, which would fold a statement-level `:86:` after `:62F:` into the last entry; its
-lines are joined with `_bank.join_wrapped` (65 wide).
+lines are joined with `_bank.join_wrapped` (65 wide; the first line is full at 61, as ING and
+Rabobank count the tag in it).
 
 A statement needs `:25:`, one opening balance (`:60F:`/`:60M:`) and one closing balance
 (`:62F:`/`:62M:`): without the closing balance the file is truncated. Opening + Σ entries =
@@ -208,8 +209,11 @@ def _line(entry: _Entry, batch_key: str, currency: str, keys: _bank.LineKeys) ->
     details = entry.details
     description = ""
     if details is not None:
+        # ING and Rabobank count the `:86:` tag in the first line's 65 characters.
         description = _bank.join_wrapped(
-            [details.value.split("\n")[0], *details.lines[1:]], _DETAILS_WIDTH
+            [details.value.split("\n")[0], *details.lines[1:]],
+            _DETAILS_WIDTH,
+            first_width=_DETAILS_WIDTH - len(":86:"),
         )
     raw = "\n".join(entry.tag.lines + (details.lines if details is not None else []))
     extra = {

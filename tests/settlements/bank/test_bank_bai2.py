@@ -66,6 +66,18 @@ def test_details_are_signed_by_their_type_code() -> None:
     assert lines[2].extra == {"type_code": "475", "funds_type": "0"}
 
 
+def test_a_blank_funds_type_and_an_empty_summary_item_as_natwest_and_svb_send_them() -> None:
+    # Line 7's funds type left blank (availability unknown: Z); the USD account's summary
+    # gains an empty fourth item after its closing ledger. Neither changes a figure.
+    data = FILE.replace(b"16,475,125000,0,BR", b"16,475,125000,,BR").replace(
+        b"015,4935015,,/", b"015,4935015,,,,,,/"
+    )
+    batches, lines = split(parse(bank_bai2.parse, data))
+    assert batches[0].closing_balance == D("49350.15")
+    assert (lines[2].row, lines[2].net, lines[2].payment_ref) == (7, D("-1250.00"), "BR2603020003")
+    assert lines[2].extra == {"type_code": "475", "funds_type": "Z"}
+
+
 def test_payout_references_and_continuations_reach_the_description() -> None:
     _, lines = split(parse(bank_bai2.parse, FILE))
     stripe, amazon = lines[:2]

@@ -82,6 +82,20 @@ def test_references_and_remittance_text() -> None:
     assert lines[4].description == "REVERSAL OF FEE DEBIT"
 
 
+def test_a_first_remittance_line_wrapped_at_65_with_its_tag_is_joined_whole() -> None:
+    # ING and Rabobank count ":86:" in the first line's 65: 61 characters of text, cut mid-id.
+    text = (
+        "STRIPE PAYMENTS EUROPE LTD DUBLIN IE STRIPE PAYOUT po_1QxYz2AbCdEfGhIjKlMn RETAILSYNC BV"
+    )
+    ing = FILE.replace(
+        b":86:STRIPE PAYMENTS EUROPE LTD DUBLIN IE STRIPE PAYOUT po_1QxYz2AbCdE\r\nfGhIjKlMn",
+        f":86:{text[:61]}\r\n{text[61:]}".encode().removesuffix(b" RETAILSYNC BV"),
+    )
+    assert len(ing.split(b"\r\n")[7]) == 65 and ing != FILE
+    _, lines = split(parse(bank_mt940.parse, ing))
+    assert lines[0].description == text
+
+
 def test_line_keys_use_the_banks_reference_else_a_hash_with_a_counter() -> None:
     _, lines = split(parse(bank_mt940.parse, FILE))
     assert lines[0].line_key == f"{IBAN}:BR260302001"
