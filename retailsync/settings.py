@@ -403,5 +403,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # The MT940 package logs its whole regular expression at ERROR for each field it cannot
+        # parse; the upload already reports the row and reason (settlements/parsers/bank_mt940).
+        "mt940": {"level": "CRITICAL"},
+    },
 }

@@ -40,6 +40,7 @@ from .base import ColumnMapping, ParsedBatch, ParsedLine, ParseError, Record
 MAX_BLOCK_CHARS = 64 * 1024 * 1024
 _TAG = re.compile(r"^:(?P<id>\d{2}|NS)(?P<letter>[A-Z])?:")
 _DETAILS_WIDTH = 65
+_PACKAGE_OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 _NO_REFERENCE = "NONREF"
 _PACKAGE_OPTIONS = Options.all()
 _OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
@@ -135,6 +136,9 @@ def _statement(tags: list[_Tag], keys_seen: set[str]) -> Iterator[Record]:
             statement.parse("\n".join(tag.lines))
         except (RuntimeError, ValueError, ArithmeticError, LookupError, TypeError) as exc:
             reason = exc.args[0] if isinstance(exc, RuntimeError) else str(exc)
+            # The package names the tag it failed on by its object's address: of no use to
+            # finance, and the tag is named here already.
+            reason = _PACKAGE_OBJECT.sub("it", str(reason))
             raise ParseError(tag.row, f"malformed :{tag.id}: {tag.value!r} ({reason})") from None
         if tag.base == "61":
             entries.append(_Entry(tag=tag, data=statement.transactions[-1].data))
