@@ -121,13 +121,16 @@ def with_header(
     src: CsvSource, required: Sequence[str]
 ) -> tuple[Iterator[list[str]], list[str], dict[str, int]]:
     """The rows after a one-line header, the header, and its columns by name; refused when
-    the file is empty or a required column is missing."""
+    the file is empty or a required column is missing. Blank lines before the header (some
+    exports start with one) are passed over."""
     records = iter(src)
-    header = next(records, None)
-    if header is None:
+    for header in records:
+        if any(name.strip() for name in header):
+            break
+    else:
         raise ParseError(0, "the file is empty")
     index = header_index(header)
-    require(index, required, 1)
+    require(index, required, src.row)
     return records, header, index
 
 

@@ -134,6 +134,14 @@ def test_a_foreign_gross_without_fee_columns_is_converted_at_the_exchange_rate()
     )
 
 
+def test_blank_lines_before_the_header_are_passed_over_and_rows_keep_their_numbers() -> None:
+    records = parse(b"\n\r\n" + REPORT)
+    assert records[-1] == parse(REPORT)[-1]
+    assert sorted(lines_of(records)) == list(range(4, 14))
+    error = refusal(b"\n" + REPORT.replace(b"Batch Number", b"Batch No"))
+    assert (error.row, error.reason) == (2, "missing column(s): Batch Number")
+
+
 def test_a_summer_time_in_a_cet_account_is_read_on_amsterdams_clock() -> None:
     data = REPORT.replace(b"2024-03-04 15:22:10,CET", b"2024-07-04 15:22:10,CET")
     assert lines_of(parse(data))[2].posted_at == datetime(2024, 7, 4, 13, 22, 10, tzinfo=UTC)
