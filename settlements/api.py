@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -111,8 +111,19 @@ class UploadDetailApi(generics.RetrieveAPIView[Upload]):
     queryset = Upload.objects.select_related("channel")
 
 
-def _money(value: Any, currency: str) -> str | None:
-    return amount(value, currency)
+@extend_schema_field(serializers.CharField(allow_null=True, help_text='e.g. "-12.34"'))
+class _Amount(serializers.Field):  # type: ignore[type-arg]
+    """An amount as API.md writes it: a string to its currency's minor unit (the object's
+    `currency`), null when there is none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def get_attribute(self, instance: Any) -> tuple[Any, str]:
+        return super().get_attribute(instance), instance.currency
+
+    def to_representation(self, value: tuple[Any, str]) -> str | None:
+        return amount(*value)
 
 
 class BatchOutput(serializers.ModelSerializer[SettlementBatch]):
@@ -122,7 +133,16 @@ class BatchOutput(serializers.ModelSerializer[SettlementBatch]):
     legal_entity: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True
     )
-    figures = serializers.SerializerMethodField()
+    gross = _Amount()
+    fees = _Amount()
+    refunds = _Amount()
+    chargebacks = _Amount()
+    net = _Amount()
+    payout_amount = _Amount()
+    variance = _Amount()
+    opening_balance = _Amount()
+    closing_balance = _Amount()
+    match_rate = serializers.SerializerMethodField()
 
     class Meta:
         model = SettlementBatch
@@ -137,7 +157,16 @@ class BatchOutput(serializers.ModelSerializer[SettlementBatch]):
             "period_end",
             "deposit_date",
             "currency",
-            "figures",
+            "gross",
+            "fees",
+            "refunds",
+            "chargebacks",
+            "net",
+            "payout_amount",
+            "variance",
+            "opening_balance",
+            "closing_balance",
+            "match_rate",
             "lines_count",
             "matched",
             "unmatched",
@@ -148,32 +177,16 @@ class BatchOutput(serializers.ModelSerializer[SettlementBatch]):
             "created_at",
         ]
 
-    def get_figures(self, batch: SettlementBatch) -> dict[str, str | None]:
-        return {}
-
-    def to_representation(self, batch: SettlementBatch) -> dict[str, Any]:
-        data = super().to_representation(batch)
-        data.pop("figures")
-        c = batch.currency
-        for name in (
-            "gross",
-            "fees",
-            "refunds",
-            "chargebacks",
-            "net",
-            "payout_amount",
-            "variance",
-            "opening_balance",
-            "closing_balance",
-        ):
-            data[name] = _money(getattr(batch, name), c)
-        data["match_rate"] = (
-            f"{batch.matched / batch.lines_count:.4f}" if batch.lines_count else None
-        )
-        return data
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text='e.g. "0.9750"'))
+    def get_match_rate(self, batch: SettlementBatch) -> str | None:
+        return f"{batch.matched / batch.lines_count:.4f}" if batch.lines_count else None
 
 
 class LineOutput(serializers.ModelSerializer[SettlementLine]):
+    gross = _Amount()
+    fee = _Amount()
+    net = _Amount()
+
     class Meta:
         model = SettlementLine
         fields = [
@@ -183,6 +196,9 @@ class LineOutput(serializers.ModelSerializer[SettlementLine]):
             "line_key",
             "kind",
             "currency",
+            "gross",
+            "fee",
+            "net",
             "posted_at",
             "order_ref",
             "payment_ref",
@@ -198,12 +214,6 @@ class LineOutput(serializers.ModelSerializer[SettlementLine]):
             "note",
             "raw",
         ]
-
-    def to_representation(self, line: SettlementLine) -> dict[str, Any]:
-        data = super().to_representation(line)
-        for name in ("gross", "fee", "net"):
-            data[name] = _money(getattr(line, name), line.currency)
-        return data
 
 
 class BatchListApi(generics.ListAPIView[SettlementBatch]):
@@ -231,7 +241,9 @@ class BatchLinesApi(generics.ListAPIView[SettlementLine]):
     def get_queryset(self) -> QuerySet[SettlementLine]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator's dry run
             return SettlementLine.objects.none()
-        return SettlementLine.objects.filter(batch_id=self.kwargs["pk"]).order_by("id")
+        # The batch first: one that does not exist (or an id past any integer, which a
+        # foreign-key filter would hand SQLite as is) is a 404, not an empty page.
+        return SettlementLine.objects.filter(batch=_batch(self.kwargs["pk"])).order_by("id")
 
 
 def _batch(pk: int) -> SettlementBatch:

@@ -88,6 +88,16 @@ def test_finance_uploads_and_follows_it_to_done(
     )
     lines = finance.get(f"/api/v1/settlements/batches/{batch['id']}/lines?outcome=unmatched").json()
     assert [ln["line_key"] for ln in lines["results"]] == ["txn_Z"]
+    # What a batch and a line answer is what the OpenAPI schema declares, no more, no less.
+    schemas = finance.get("/api/schema/?format=json").json()["components"]["schemas"]
+    for body, name in ((batch, "BatchOutput"), (lines["results"][0], "LineOutput")):
+        declared = schemas[name]
+        assert set(declared["required"]) <= set(body) <= set(declared["properties"]), name
+    assert batch["match_rate"] == "0.7500"  # 3 of its 4 lines
+    for missing in (batch["id"] + 1000, 3726481700936829037415424327680):  # past any bigint
+        answer = finance.get(f"/api/v1/settlements/batches/{missing}/lines")
+        assert answer.status_code == 404, answer.content
+        assert answer.json()["errors"][0]["message"].startswith("settlement batch")
 
 
 @pytest.mark.django_db
