@@ -49,6 +49,7 @@ from django.utils.html import strip_tags
 
 from .correlation import get_correlation_id
 from .errors import DomainError, TooLarge, error_body
+from .guards import takes_forms
 from .models import AuditRecord, Channel
 from .parsers import body_size, json_loads
 
@@ -113,6 +114,7 @@ def _redacted(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(request: HttpRequest) -> dict[str, Any]:
+    """What the body said: its JSON, or its form's fields where its view reads a form."""
     size = body_size(request)
     if size > settings.RETAILSYNC_STAFF_BODY_MAX and request.content_type != "multipart/form-data":
         return {"body": f"({size} bytes: over the limit, not read)"}
@@ -122,7 +124,7 @@ def _summary(request: HttpRequest) -> dict[str, Any]:
         except DomainError as exc:
             return {"body": f"(refused: {exc})"}
         return {"body": _redacted(body) if isinstance(body, dict) else body}
-    if request.POST:
+    if takes_forms(request) and request.POST:
         return {
             "form": _redacted(
                 {

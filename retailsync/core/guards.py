@@ -17,9 +17,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.views import defaults
+from rest_framework.views import APIView
 
 from .errors import Malformed, error_body
 
@@ -63,18 +67,29 @@ def nul_path(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _nul_field(request: HttpRequest) -> str | None:
-    """Where a NUL is in the path, the query or a form body ("path", or the parameter's name)."""
-    if NUL in request.path:
-        return "path"
-    forms = [request.GET]
-    if request.content_type in FORM_TYPES:
-        forms.append(request.POST)  # the fields only: an uploaded file's bytes are its own
-    for form in forms:
-        for key, values in form.lists():
-            if NUL in key or any(NUL in value for value in values):
-                return key.replace(NUL, "")
+def _nul_key(form: QueryDict) -> str | None:
+    """The first parameter of `form` with a NUL in its name or a value, or None."""
+    for key, values in form.lists():
+        if NUL in key or any(NUL in value for value in values):
+            return key.replace(NUL, "")
     return None
+
+
+def takes_forms(request: HttpRequest) -> bool:
+    """Whether the request carries a form its view reads: Django's own views (the admin, the
+    pages) do; an API view only when one of its parsers is a form's (the settlement upload).
+    Any other view must find the body unread: a channel's keeps the raw message, and DRF
+    answers a form sent to a JSON endpoint with 415 instead of taking it for an empty body."""
+    if request.content_type not in FORM_TYPES:
+        return False
+    try:
+        view = resolve(request.path_info, getattr(request, "urlconf", None)).func
+    except Resolver404:
+        return False  # no view: the 404 needs no body
+    api_view = getattr(view, "cls", None)
+    if not isinstance(api_view, type) or not issubclass(api_view, APIView):
+        return True
+    return any(parser.media_type in FORM_TYPES for parser in api_view.parser_classes)
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -91,13 +106,22 @@ def refused(request: HttpRequest, status: int, message: str, *, field: str = "")
 
 
 class NulGuardMiddleware:
-    """Refuses a path, query or form that carries NUL before anything reads it (400)."""
+    """Refuses a path, query or form that carries NUL before anything reads it (400); a form
+    only where its view reads one (`takes_forms`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        field = _nul_field(request)
+        field = "path" if NUL in request.path else _nul_key(request.GET)
+        if field is None and takes_forms(request):
+            try:
+                field = _nul_key(request.POST)  # the fields only: a file's bytes are its own
+            except RequestDataTooBig:
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+                return refused(
+                    request, 413, f"the form's fields are over the limit of {limit} bytes"
+                )
         if field is not None:
             return refused(request, 400, NUL_MESSAGE, field=field)
         return self.get_response(request)

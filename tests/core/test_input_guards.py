@@ -233,3 +233,49 @@ def test_pages_keep_their_html_404(page_client):
     response = page_client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+# --- form bodies where the API takes JSON ------------------------------------------------------
+
+
+def test_a_form_sent_to_a_json_endpoint_is_a_415_not_an_empty_body(admin):
+    # Read as a form first, the body reached DRF empty: an order's one-unit cancel cancelled
+    # every line. Now the JSON endpoint finds it unread and refuses the media type.
+    for body in ({"sku": "TEE"}, {"sku": "TEE\x00"}):
+        assert_errors(admin.post("/api/v1/inventory/items", body), 415)
+        response = admin.post(
+            "/api/v1/inventory/items",
+            urlencode(body),
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert_errors(response, 415)
+    from inventory.models import Item
+
+    assert not Item.objects.exists()
+
+
+def test_a_form_sent_to_a_channel_keeps_its_raw_message_and_is_a_400(channel):
+    from retailsync.core.models import InboundMessage
+
+    response = channel.client.post(
+        f"/api/v1/channels/{channel.channel.code}/orders",
+        {"external_id": "WEB-9"},  # multipart
+        HTTP_AUTHORIZATION=f"Token {channel.token}",
+    )
+    assert_errors(response, 400)
+    assert response.json()["errors"][0]["message"].startswith("body is not valid JSON")
+    message = InboundMessage.objects.get()
+    assert b'name="external_id"' in bytes(message.body) and b"WEB-9" in bytes(message.body)
+    assert message.status == InboundMessage.Status.REJECTED
+
+
+def test_form_fields_over_the_memory_limit_are_a_413(page_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    item = exception_raise(kind="test", reason="r")
+    response = page_client.post(
+        f"/exceptions/{item.pk}/close",
+        urlencode({"status": "resolved", "resolution": "x" * 2000}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert "over the limit of 1000 bytes" in response.content.decode()
