@@ -31,6 +31,10 @@ from .errors import FieldError, Malformed, TooLarge
 
 # Containers inside containers: {"lines": [{"sku": …}]} is 3 deep.
 JSON_MAX_DEPTH = 32
+# A channel's payload is its own to shape (Shopify's nests about 6 deep; its extras may nest
+# far deeper), but not past what the recursive readers after the parser can follow: Python's
+# stack ran out near 460 levels.
+CHANNEL_JSON_MAX_DEPTH = 200
 # Escapes that may decode to something refused (NUL, or half of a surrogate pair); a body
 # without any needs no walk over what it decoded to.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -39,11 +43,14 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 def json_loads(body: bytes, *, max_depth: int | None = JSON_MAX_DEPTH) -> Any:
     """Parse JSON with numbers as Decimal (an amount never passes through float), refusing
     what PostgreSQL cannot store and, when `max_depth` is given, nesting deeper than that.
-    A channel's own payload is parsed with `max_depth=None`: it is the channel's to shape."""
+    A channel's own payload is parsed with `max_depth=None`: it is the channel's to shape, up
+    to CHANNEL_JSON_MAX_DEPTH, and its texts are walked only where an escape may hide NUL."""
     try:
         data = json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise Malformed(f"body is not valid JSON: {exc}") from None
+    if max_depth is None and _deeper_than(data, CHANNEL_JSON_MAX_DEPTH):
+        raise Malformed(f"JSON nested deeper than {CHANNEL_JSON_MAX_DEPTH} levels")
     if (
         max_depth is not None
         or _SUSPECT_ESCAPE.search(body)
@@ -53,6 +60,19 @@ def json_loads(body: bytes, *, max_depth: int | None = JSON_MAX_DEPTH) -> Any:
         if problem is not None:
             raise Malformed([problem])
     return data
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit`; a loop, not a recursion, and over the
+    containers only (a 500-order batch is thousands of them)."""
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _first_problem(value: Any, path: str, depth: int, max_depth: int | None) -> FieldError | None:

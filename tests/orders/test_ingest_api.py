@@ -145,6 +145,25 @@ def test_malformed_json_is_a_400_the_body_is_kept_and_an_exception_is_queued(cha
     assert exception.object_id == str(message.pk)
 
 
+@pytest.mark.parametrize("depth", [201, 500])
+def test_a_payload_nested_past_200_levels_is_a_kept_400_not_a_crash(channel, depth):
+    # 500 levels parse, but overran the adapters' recursive readers (a 500 before).
+    payload = canonical_order()
+    payload["note_attributes"] = json.loads('{"a":' * (depth - 1) + "1" + "}" * (depth - 1))
+    response = channel.post_order(payload)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "JSON nested deeper than 200 levels"
+    message = InboundMessage.objects.get()
+    assert message.status == InboundMessage.Status.REJECTED and len(bytes(message.body)) > depth
+    assert ExceptionItem.objects.get().kind == "message_rejected"
+
+
+def test_a_payload_nested_200_levels_is_read(channel):
+    payload = canonical_order()
+    payload["note_attributes"] = json.loads('{"a":' * 199 + "1" + "}" * 199)
+    assert channel.post_order(payload).status_code == 201
+
+
 def test_an_order_missing_required_fields_is_a_400_listing_each(channel):
     payload = canonical_order()
     del payload["currency"]
