@@ -17,7 +17,8 @@ from ..models import AccountingPeriod, JournalEntry
 from ..posting.when import period_of
 
 P = AccountingPeriod.Status
-PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+# A month as YYYY-MM, of a year a date can hold with the month after it (not 0000, not 9999).
+PERIOD = re.compile(r"^(?!0000|9999)[0-9]{4}-(0[1-9]|1[0-2])$")
 
 
 def period_check(period: str, *, field: str = "period") -> str:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from journals.services.periods import PERIOD
 from retailsync.core.auth import role_required
 from retailsync.core.errors import FieldError, Malformed
 from retailsync.core.money import quantize
@@ -20,7 +21,7 @@ from .figures import FIGURES, Period, Scope, figures_read
 
 
 class ReconciliationQuery(serializers.Serializer[Any]):
-    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$")
+    period = serializers.RegexField(PERIOD.pattern)
     channel = serializers.SlugField(required=False, default="")
     legal_entity = serializers.CharField(required=False, default="", max_length=32)
 

@@ -300,6 +300,9 @@ def test_close_and_reopen_a_period(books):
     assert post(books.finance, "/api/v1/journals/periods/US01/2026-10/reopen")["status"] == "open"
     post(books.finance, "/api/v1/journals/periods/XX99/2026-10/close", status=404)
     post(books.finance, "/api/v1/journals/periods/US01/2026-13/close", status=422)
+    for edge in ("0000-01", "9999-12"):  # no date holds them and the month after (a 500 before)
+        post(books.finance, f"/api/v1/journals/periods/US01/{edge}/close", status=422)
+        post(books.finance, "/api/v1/journals/run", {"period": edge}, status=400)
     listed = books.finance.get("/api/v1/journals/periods/").json()["results"]
     assert [(p["legal_entity"], p["period"], p["status"]) for p in listed] == [
         ("US01", "2026-10", "open")

@@ -42,6 +42,8 @@ def test_the_json_gives_each_figure_and_the_variances(settled: Any, staff: Any) 
 def test_bad_queries_are_refused_by_name(staff: Any, db: None) -> None:
     finance = staff("finance")
     assert finance.get("/api/v1/reconciliation/?period=2026-13").status_code == 400
+    for edge in ("0000-01", "9999-12"):  # no date holds them and the month after (a 500 before)
+        assert finance.get(f"/api/v1/reconciliation/?period={edge}").status_code == 400
     unknown = finance.get("/api/v1/reconciliation/?period=2026-11&colour=red")
     assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "colour"
     assert staff("operations").get("/api/v1/reconciliation/?period=2026-11").status_code == 403
