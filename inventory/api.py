@@ -45,6 +45,7 @@ Operations = role_required("operations")
 SYNC_EVENTS = 500
 FEED_LIMIT, FEED_MAX_LIMIT = 1000, 5000
 MAX_QUANTITY = 2**31 - 1
+TTL_MAX_MINUTES = 366 * 24 * 60  # a reservation held for at most a year
 
 
 class LocationApi(APIView):
@@ -121,7 +122,7 @@ class AllocationApi(APIView):
             allow_empty=True,
             help_text="In priority order: the first goes first.",
         )
-        safety_stock = serializers.IntegerField(min_value=0, default=0)
+        safety_stock = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, default=0)
         share_percent = serializers.DecimalField(
             max_digits=5,
             decimal_places=2,
@@ -131,10 +132,12 @@ class AllocationApi(APIView):
             allow_null=True,
             default=None,
         )
-        cap = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        cap = serializers.IntegerField(
+            min_value=0, max_value=MAX_QUANTITY, required=False, allow_null=True, default=None
+        )
         allow_split = serializers.BooleanField(default=True)
         reservation_ttl_minutes = serializers.IntegerField(
-            min_value=1, required=False, allow_null=True, default=None
+            min_value=1, max_value=TTL_MAX_MINUTES, required=False, allow_null=True, default=None
         )
         webhook_url = serializers.URLField(
             required=False,
@@ -150,7 +153,9 @@ class AllocationApi(APIView):
             help_text="Issue a new signing secret (answered once in webhook_secret).",
         )
         item_safety_stock = serializers.DictField(
-            child=serializers.IntegerField(min_value=0), required=False, default=dict
+            child=serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY),
+            required=False,
+            default=dict,
         )
 
     class AllocationOutput(AllocationInput):

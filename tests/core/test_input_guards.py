@@ -279,3 +279,22 @@ def test_form_fields_over_the_memory_limit_are_a_413(page_client, settings):
     )
     assert response.status_code == 413
     assert "over the limit of 1000 bytes" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("safety_stock", 10**29),
+        ("cap", 2**31),
+        ("reservation_ttl_minutes", 10**12),
+        ("item_safety_stock", {"TEE": 2**31}),
+    ],
+)
+def test_allocation_numbers_past_what_is_stored_are_a_400_naming_them(admin, channel, field, value):
+    admin.post("/api/v1/inventory/locations", {"code": "WH1", "kind": "warehouse"}, format="json")
+    admin.post("/api/v1/inventory/items", {"sku": "TEE"}, format="json")
+    path = f"/api/v1/channels/{channel.channel.code}/allocation"
+    response = admin.put(path, {"locations": ["WH1"], field: value}, format="json")
+    errors = assert_errors(response, 400)
+    assert errors[0]["field"].startswith(field), errors
+    assert admin.put(path, {"locations": ["WH1"]}, format="json").status_code == 200
