@@ -19,7 +19,7 @@ from retailsync.core.auth import role_required
 from retailsync.core.errors import FieldError, Malformed, NotFound
 from retailsync.core.schema import ERRORS
 
-from .models import AccountingPeriod, JournalEntry, JournalLineSource
+from .models import AccountingPeriod, JournalEntry, JournalLine, JournalLineSource
 from .selectors import (
     SOURCE_TYPES,
     EntryFilter,
@@ -106,7 +106,13 @@ class JournalLineSourcesApi(generics.ListAPIView[JournalLineSource]):
     def get_queryset(self) -> QuerySet[JournalLineSource]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no path
             return JournalLineSource.objects.none()
-        return line_sources(entry_id=self.kwargs["pk"], line_id=self.kwargs["line"])
+        # The line first, by its own key (any integer in the path answers 404 rather than
+        # reaching the database through a foreign key): a line not of this entry is not there.
+        entry_id, line_id = self.kwargs["pk"], self.kwargs["line"]
+        line = JournalLine.objects.filter(pk=line_id).values_list("entry_id", flat=True).first()
+        if line != entry_id:
+            raise NotFound(f"journal entry {entry_id} has no line {line_id}")
+        return line_sources(entry_id=entry_id, line_id=line_id)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()

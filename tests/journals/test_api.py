@@ -55,6 +55,14 @@ def test_entries_of_a_period_show_their_lines_and_each_line_s_sources(books):
     assert books.finance.get("/api/v1/journals/?period=2026-12").json()["results"] == []
     paged = books.finance.get(f"/api/v1/journals/{entry.pk}/lines/{revenue['id']}/sources")
     assert paged.json()["results"] == [{"type": "order", "id": order_id, "amount": "220.00"}]
+    # A line that is not there, not this entry's, or past any integer: 404, never an empty page.
+    for path in (
+        f"{entry.pk}/lines/{revenue['id'] + 10_000}",
+        f"{entry.pk + 10_000}/lines/{revenue['id']}",
+        f"{entry.pk}/lines/9223372036854775808",
+        f"9223372036854775808/lines/{revenue['id']}",
+    ):
+        assert books.finance.get(f"/api/v1/journals/{path}/sources").status_code == 404, path
 
 
 def test_the_way_up_from_an_order_to_the_journal_lines_it_fed(books):
