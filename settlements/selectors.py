@@ -8,6 +8,8 @@ from decimal import Decimal
 import django_filters
 from django.db.models import Count, QuerySet, Sum
 
+from retailsync.core.filters import BooleanFilter
+
 from .models import ExpectedSettlement, Outcome, Provider, SettlementBatch, SettlementLine
 from .parsers.base import LineKind
 
@@ -22,7 +24,7 @@ class BatchFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-fil
     provider = django_filters.ChoiceFilter(choices=Provider.choices)
     channel = django_filters.CharFilter(field_name="channel__code")
     deposit_status = django_filters.ChoiceFilter(choices=SettlementBatch.DepositStatus.choices)
-    is_statement = django_filters.BooleanFilter()
+    is_statement = BooleanFilter()
     key = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:

@@ -1,5 +1,6 @@
 """The exception queue's filters: the API's (query parameters, any text) and the workbench
-page's (the same, offered as choices, with a search and a date range)."""
+page's (the same, offered as choices, with a search and a date range); and the API's boolean
+query parameter, for every list that has one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,30 @@ from .selectors import AGING_BUCKETS, age_bucket_filter
 from .sla import overdue_q
 
 ME, UNASSIGNED = "me", "unassigned"
+
+
+class _TrueOrFalse(forms.NullBooleanField):
+    """`true` or `false` (`1`, `0`; absent or empty: not filtered), else a 400 naming the
+    parameter: django-filter's own reads any other word as "not given" and lists everything."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: not given
+        text = str(value).strip().lower() if value is not None else ""
+        if text in ("", "unknown"):
+            return None
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("must be true or false")
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class BooleanFilter(django_filters.BooleanFilter):  # type: ignore[misc]  # no types shipped
+    field_class = _TrueOrFalse
 
 
 def date_bound(field_name: str, lookup: str, label: str) -> django_filters.DateFilter:
@@ -42,7 +67,7 @@ class ExceptionFilter(django_filters.FilterSet):  # type: ignore[misc]  # no typ
         label="Owner",
         help_text="`me`, `unassigned`, or a username.",
     )
-    overdue = django_filters.BooleanFilter(
+    overdue = BooleanFilter(
         method="filter_overdue", label="Overdue", help_text="Open past its kind's SLA."
     )
 

@@ -298,3 +298,14 @@ def test_allocation_numbers_past_what_is_stored_are_a_400_naming_them(admin, cha
     errors = assert_errors(response, 400)
     assert errors[0]["field"].startswith(field), errors
     assert admin.put(path, {"locations": ["WH1"]}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/exceptions/?overdue=", "/api/v1/settlements/batches/?is_statement="]
+)
+def test_a_boolean_filter_is_true_or_false_and_any_other_word_a_400(admin, path):
+    name = path.rsplit("?", 1)[1].rstrip("=")
+    for word in ("banana", "null", "yes please"):
+        assert_errors(admin.get(path + word), 400, name)
+    for word in ("true", "false", "1", "0", ""):
+        assert admin.get(path + word).status_code == 200, word
