@@ -11,7 +11,8 @@ totals that disagree with the rows. The loader keeps nothing from such a file.
 
 Amounts are `Decimal`, signed from the merchant's side (API.md): money in is positive; fees,
 refunds, chargebacks and payouts out of the provider balance are negative. For a line,
-`net = gross + fee` where `fee` is zero or negative. Bank lines: credits positive, debits
+`net = gross + fee` where `fee` is negative for a fee charged and positive for one given back
+(a refund's returned commission, a fee reversal). Bank lines: credits positive, debits
 negative, `gross == net`, `fee == 0`.
 """
 
