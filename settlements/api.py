@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from orders.api import amount
 from orders.models import Order
 from retailsync.core.auth import role_required
-from retailsync.core.errors import BusinessRuleViolation, FieldError, Malformed, NotFound
+from retailsync.core.errors import BusinessRuleViolation, Malformed, NotFound
 from retailsync.core.models import Channel
 from retailsync.core.publish import task_publish
 from retailsync.core.schema import ERRORS
@@ -80,7 +80,7 @@ class UploadCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadInput},
-        responses={202: UploadOutput, 400: ERRORS, 413: ERRORS},
+        responses={202: UploadOutput, 400: ERRORS, 413: ERRORS, 422: ERRORS},
     )
     def post(self, request: Request) -> Response:
         data = UploadInput(data=request.data)
@@ -94,8 +94,8 @@ class UploadCreateApi(APIView):
         channel = None
         if code := data.validated_data["channel"]:
             channel = Channel.objects.filter(code=code).first()
-            if channel is None:
-                raise Malformed([FieldError("channel", f"no channel {code!r}")])
+            if channel is None:  # a reference in the body to nothing: 422 (API.md)
+                raise BusinessRuleViolation(f"no channel {code!r}", field="channel")
         upload = upload_create(
             stream=upload_file,
             name=upload_file.name or "upload",

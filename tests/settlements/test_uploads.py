@@ -111,7 +111,7 @@ def test_who_may_upload_and_what_is_refused(
     wrong = post(finance, "x", provider="visa")
     assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "provider"
     nochannel = post(finance, "x", channel="nope")
-    assert nochannel.status_code == 400 and nochannel.json()["errors"][0]["field"] == "channel"
+    assert nochannel.status_code == 422 and nochannel.json()["errors"][0]["field"] == "channel"
     bank = post(finance, "x", provider="camt053", channel=channel.channel.code)  # API.md: none
     assert bank.status_code == 400 and bank.json()["errors"][0]["field"] == "channel"
     with django_capture_on_commit_callbacks(execute=True):
