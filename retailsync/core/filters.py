@@ -36,9 +36,6 @@ class _TrueOrFalse(forms.NullBooleanField):
             return False
         raise forms.ValidationError("must be true or false")
 
-    def validate(self, value: Any) -> None:
-        pass
-
 
 class BooleanFilter(django_filters.BooleanFilter):  # type: ignore[misc]  # no types shipped
     field_class = _TrueOrFalse
