@@ -28,7 +28,7 @@ from retailsync.core.serializers import StrictSerializer
 from .loading import upload_create
 from .matching import batch_match, batches_match
 from .matching.actions import batch_undo, line_match, line_unmatch, line_write_off
-from .models import BANK_FORMATS, Provider, SettlementBatch, SettlementLine, Upload
+from .models import Provider, SettlementBatch, SettlementLine, Upload, channel_refused
 from .selectors import BatchFilter, LineFilter, batches_listed
 from .tasks import upload_process_task
 
@@ -67,10 +67,8 @@ class UploadInput(StrictSerializer):
     channel = serializers.SlugField(required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["channel"] and attrs["provider"] in BANK_FORMATS:
-            raise serializers.ValidationError(
-                {"channel": "a bank statement belongs to no channel: leave it out"}
-            )
+        if refused := channel_refused(attrs["provider"], attrs["channel"]):
+            raise serializers.ValidationError({"channel": refused})
         return attrs
 
 

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from retailsync.core.models import Channel
 
-from .models import BANK_FORMATS, Outcome, Provider, SettlementBatch
+from .models import Outcome, Provider, SettlementBatch, channel_refused
 from .parsers.base import LineKind
 from .selectors import BatchFilter, LineFilter
 
@@ -69,8 +69,8 @@ class UploadForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("provider") in BANK_FORMATS and data.get("channel"):
-            self.add_error("channel", "A bank statement belongs to no channel: leave it blank.")
+        if refused := channel_refused(data.get("provider", ""), data.get("channel", "")):
+            self.add_error("channel", refused)
         return data
 
     def channel_chosen(self) -> Channel | None:

@@ -28,6 +28,14 @@ PROVIDER_FORMATS = ("stripe", "amazon", "paypal", "adyen", "generic")
 BANK_FORMATS = ("camt053", "bai2", "mt940", "bank_csv")
 
 
+def channel_refused(provider: str, channel: str) -> str:
+    """Why an upload of `provider` cannot name `channel` (the upload page, the API and
+    import_settlement alike), or "": a bank statement pays no channel's orders (API.md)."""
+    if channel and provider in BANK_FORMATS:
+        return "A bank statement belongs to no channel: leave it blank."
+    return ""
+
+
 class Provider(models.TextChoices):
     STRIPE = "stripe", "Stripe"
     AMAZON = "amazon", "Amazon"

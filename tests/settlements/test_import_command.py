@@ -41,3 +41,18 @@ def test_a_refused_file_exits_with_its_reason(channel: Any, capsys: Any) -> None
             "amazon",
         )
     assert json.loads(capsys.readouterr().out)["status"] == "failed"
+
+
+def test_a_bank_statement_with_a_channel_is_refused_before_anything_is_read(channel: Any) -> None:
+    from settlements.models import Upload
+
+    with pytest.raises(CommandError, match="belongs to no channel"):
+        call_command(
+            "import_settlement",
+            str(FILES / "bank/camt053_v02_daily.xml"),
+            "--provider",
+            "camt053",
+            "--channel",
+            channel.channel.code,
+        )
+    assert not Upload.objects.exists()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from retailsync.core.models import Channel
 
 from ...loading import upload_create, upload_process
-from ...models import Provider, Upload
+from ...models import Provider, Upload, channel_refused
 
 
 class Command(BaseCommand):
@@ -28,6 +28,8 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        if refused := channel_refused(options["provider"], options["channel"]):
+            raise CommandError(f"--channel: {refused}")
         channel = None
         if options["channel"]:
             channel = Channel.objects.filter(code=options["channel"]).first()
